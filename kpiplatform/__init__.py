@@ -1,0 +1,3 @@
+"""kpiplatform: revenue KPIs for companies, self-hosted."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,71 @@
+"""The Celery app and the two kinds of task every task must be one of.
+
+- ``@tenant_task``: runs in the schema of the company that enqueued it (tenant-schemas-celery
+  carries the schema in a message header, the worker switches to it before the task and back
+  afterwards). It refuses to run in the public schema: fail closed.
+- ``@platform_task``: runs in the public schema on purpose (signup pool, the periodic tick that
+  fans work out to companies). Saying so explicitly is the point.
+
+A test checks that every registered task is one or the other.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.db import connection
+from tenant_schemas_celery.app import CeleryApp
+from tenant_schemas_celery.task import TenantTask
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kpiplatform.settings")
+
+
+class PublicSchemaRefused(RuntimeError):
+    """A tenant task was about to run with no company schema selected."""
+
+
+class CompanyTask(TenantTask):
+    """Base of ``@tenant_task``: refuses to run outside a company schema."""
+
+    abstract = True
+    kind = "tenant"
+
+    def __call__(self, *args, **kwargs):
+        if connection.schema_name == "public":
+            raise PublicSchemaRefused(
+                f"task {self.name} touches company data but was enqueued from the public schema"
+            )
+        return super().__call__(*args, **kwargs)
+
+
+class PlatformTask(TenantTask):
+    """Base of ``@platform_task``: runs in the public schema."""
+
+    abstract = True
+    kind = "platform"
+
+    def __call__(self, *args, **kwargs):
+        connection.set_schema_to_public()
+        return super().__call__(*args, **kwargs)
+
+
+app = CeleryApp("kpiplatform")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # The one periodic entry: it finds due work across companies and fans it out.
+    "tick": {"task": "kpiplatform.tenants.tasks.tick", "schedule": 60.0},
+}
+
+
+def tenant_task(*args, **kwargs):
+    """Declare a task that works inside the enqueuing company's schema."""
+    kwargs.setdefault("base", CompanyTask)
+    return app.task(*args, **kwargs)
+
+
+def platform_task(*args, **kwargs):
+    """Declare a task that works across companies, from the public schema."""
+    kwargs.setdefault("base", PlatformTask)
+    return app.task(*args, **kwargs)

@@ -1,0 +1,280 @@
+"""The one settings module, read from the environment (12-factor).
+
+Every variable is listed in the README. With nothing set, the project runs on one machine:
+an embedded PostgreSQL, a server-less Celery broker, console e-mail and ``DEBUG`` on.
+With ``DEBUG`` off, insecure defaults stop start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from kpiplatform import embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# git-ignored: embedded database, broker folder, beat schedule
+VAR_DIR = Path(os.environ.get("KPI_VAR_DIR", BASE_DIR / "var"))
+
+env = environ.Env()
+if env.bool("KPI_READ_DOT_ENV", default=False):
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=True)
+
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-000000000000000000000000"
+# A Fernet key for development only; production must set KPI_SECRET_KEYS.
+_DEV_FERNET_KEY = "ZGV2LW9ubHktZmVybmV0LWtleS1jaGFuZ2UtbWUtMDA="
+
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY)
+# Fernet keys for secrets at rest: the first encrypts, all decrypt (rotation).
+KPI_SECRET_KEYS = env.list("KPI_SECRET_KEYS", default=[_DEV_FERNET_KEY])
+KPI_BASE_DOMAIN = env.str("KPI_BASE_DOMAIN", default="localhost")
+# Scheme and port that links to tenant hosts are built with (signup hand-over, e-mails).
+KPI_PUBLIC_SCHEME = env.str("KPI_PUBLIC_SCHEME", default="http")
+KPI_PUBLIC_PORT = env.str("KPI_PUBLIC_PORT", default="8000" if DEBUG else "")
+# How many pre-migrated spare schemas signup keeps ready (ARCHITECTURE.md section 3).
+KPI_SIGNUP_POOL_SIZE = env.int("KPI_SIGNUP_POOL_SIZE", default=2)
+
+if not DEBUG:
+    insecure = []
+    if SECRET_KEY == _DEV_SECRET_KEY:
+        insecure.append("SECRET_KEY")
+    if _DEV_FERNET_KEY in KPI_SECRET_KEYS:
+        insecure.append("KPI_SECRET_KEYS")
+    if insecure:
+        raise ImproperlyConfigured(
+            f"DEBUG is off but {', '.join(insecure)} still hold the development defaults; "
+            "set them in the environment (see README, 'Environment variables')."
+        )
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[f".{KPI_BASE_DOMAIN}", KPI_BASE_DOMAIN])
+if DEBUG:
+    ALLOWED_HOSTS += ["testserver", ".testserver", "127.0.0.1"]
+
+# --- Database -------------------------------------------------------------------------------
+if "DATABASE_URL" in env:
+    DATABASE_URL = env.str("DATABASE_URL")
+else:
+    DATABASE_URL = embedded.embedded_database_url(VAR_DIR / "postgres")
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+
+# --- Apps and tenancy (django-tenants) -------------------------------------------------------
+SHARED_APPS = [
+    "django_tenants",
+    "kpiplatform.tenants",
+    # Platform staff log in on the public host, so auth also lives in the public schema.
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django.contrib.staticfiles",
+    "kpiplatform.accounts",
+    "kpiplatform.web",
+    "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "kpiplatform.api",
+    "django_filters",
+    "js_lib_htmx",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.admin",
+    "kpiplatform.accounts",
+    "axes",
+]
+INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
+
+TENANT_MODEL = "tenants.Company"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+PUBLIC_SCHEMA_URLCONF = "kpiplatform.urls_public"
+ROOT_URLCONF = "kpiplatform.urls"
+SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+TENANT_LIMIT_SET_CALLS = True
+
+MIDDLEWARE = [
+    "kpiplatform.tenants.middleware.CompanyMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    # Static files: runserver serves them in development, WhiteNoise in production.
+    *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# Login throttling (django-axes): per account and, separately, per IP address.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "kpiplatform.tenants.context_processors.company",
+            ]
+        },
+    }
+]
+
+WSGI_APPLICATION = "kpiplatform.wsgi.application"
+
+# --- Caches: keyed by tenant, or cached values leak between companies ----------------------
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+CACHES["default"]["KEY_FUNCTION"] = "django_tenants.cache.make_key"
+CACHES["default"]["REVERSE_KEY_FUNCTION"] = "django_tenants.cache.reverse_key"
+
+# --- Static files ---------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+
+# --- E-mail ---------------------------------------------------------------------------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default=f"kpiplatform <no-reply@{KPI_BASE_DOMAIN}>"
+)
+
+# --- Security -------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+# SESSION_COOKIE_DOMAIN stays unset: cookies are per host, so one company's session never
+# reaches another company's host.
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    CSRF_TRUSTED_ORIGINS = env.list(
+        "CSRF_TRUSTED_ORIGINS",
+        default=[f"https://*.{KPI_BASE_DOMAIN}", f"https://{KPI_BASE_DOMAIN}"],
+    )
+# Proxies are not trusted for the client address unless said (login throttling uses it).
+AXES_IPWARE_PROXY_COUNT = env.int("KPI_TRUSTED_PROXY_COUNT", default=0) or None
+
+# --- REST API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "kpiplatform.accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["kpiplatform.accounts.permissions.TenantMemberPermission"],
+    "DEFAULT_PAGINATION_CLASS": "kpiplatform.api.pagination.StandardPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "kpiplatform.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {"signup": env.str("KPI_SIGNUP_RATE", default="20/hour")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "kpiplatform API",
+    "DESCRIPTION": "Revenue KPIs, data import and administration of one company.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",  # assets from the installed package, no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["kpiplatform.accounts.permissions.TenantMemberPermission"],
+    "SERVE_AUTHENTICATION": [
+        "kpiplatform.accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+}
+
+# --- Celery ---------------------------------------------------------------------------------
+if "CELERY_BROKER_URL" in env:
+    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+else:
+    CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = embedded.filesystem_broker(
+        VAR_DIR / "broker"
+    )
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = "UTC"
+# Run tasks inline (in-process) only where a test asks for it explicitly.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# --- Misc -----------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"tenant": {"()": "kpiplatform.tenants.logging.TenantContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(schema_name)s] %(name)s: %(message)s"}
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["tenant"], "formatter": "plain"}
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

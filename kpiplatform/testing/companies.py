@@ -1,0 +1,93 @@
+"""Standing test companies with named users of each role."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from kpiplatform.tenants import provisioning
+from kpiplatform.tenants.models import Company
+
+PASSWORD = "correct-horse-battery-staple-42"
+ROLES = ("admin", "analyst", "viewer")
+
+
+@dataclass
+class TestCompany:
+    """A company made for tests: its row, its host and one user per role."""
+
+    company: Company
+    users: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return self.company.slug
+
+    @property
+    def schema_name(self) -> str:
+        return self.company.schema_name
+
+    @property
+    def host(self) -> str:
+        return provisioning.host_for(self.company.slug)
+
+    def activate(self):
+        """Context manager: run the block inside this company's schema."""
+        return schema_context(self.schema_name)
+
+    def user(self, role: str = "admin"):
+        return self.users[role]
+
+    def email(self, role: str = "admin") -> str:
+        return f"{role}@{self.slug}.test"
+
+    def client(self, role: str | None = "admin", **defaults) -> Client:
+        """A test client on this company's host, logged in as ``role`` (None: anonymous)."""
+        client = Client(HTTP_HOST=self.host, **defaults)
+        if role is not None:
+            with self.activate():
+                client.force_login(self.users[role])
+        # force_login leaves the connection in this company's schema.
+        connection.set_schema_to_public()
+        return client
+
+
+def create_test_company(slug: str, name: str | None = None) -> TestCompany:
+    from kpiplatform.accounts.models import Role, User
+
+    existing = Company.objects.filter(slug=slug).first()
+    if existing is None:
+        company, _ = provisioning.create_company(
+            provisioning.SignupRequest(
+                company_name=name or slug.title(),
+                slug=slug,
+                admin_email=f"admin@{slug}.test",
+                admin_password=PASSWORD,
+            )
+        )
+    else:
+        company = existing
+    test_company = TestCompany(company=company)
+    with schema_context(company.schema_name):
+        for role in ROLES:
+            user, _ = User.objects.get_or_create(
+                email=f"{role}@{slug}.test", defaults={"role": Role(role)}
+            )
+            if not user.has_usable_password():
+                user.set_password(PASSWORD)
+                user.save()
+            test_company.users[role] = user
+    return test_company
+
+
+@contextlib.contextmanager
+def public_schema():
+    connection.set_schema_to_public()
+    try:
+        yield
+    finally:
+        connection.set_schema_to_public()

@@ -1,0 +1,11 @@
+"""URLs of a company host (``<slug>.<KPI_BASE_DOMAIN>``)."""
+
+from django.urls import include, path
+
+from kpiplatform.web import views as web_views
+
+urlpatterns = [
+    path("", web_views.home, name="home"),
+    path("", include("kpiplatform.accounts.urls")),
+    path("api/v1/", include("kpiplatform.api.urls")),
+]
