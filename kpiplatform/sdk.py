@@ -1,0 +1,268 @@
+"""The public API for plugin authors. Plugins import from here and nowhere else in kpiplatform.
+
+Versioned: ``SDK_VERSION`` follows semantic versioning; a plugin declares the range it supports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+import pluggy
+
+SDK_VERSION = "1.0.0"
+PROJECT_NAME = "kpiplatform"
+
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+class Grain(StrEnum):
+    DAY = "day"
+    WEEK = "week"  # ISO week, starting Monday
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """``[start, end)`` in the company's time zone, at midnight; ``end`` is exclusive."""
+
+    grain: Grain
+    start: dt.date
+    end: dt.date
+
+    @classmethod
+    def containing(cls, grain: Grain, day: dt.date) -> Period:
+        if grain == Grain.DAY:
+            start = day
+        elif grain == Grain.WEEK:
+            start = day - dt.timedelta(days=day.weekday())
+        elif grain == Grain.MONTH:
+            start = day.replace(day=1)
+        elif grain == Grain.QUARTER:
+            start = dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        else:
+            start = dt.date(day.year, 1, 1)
+        return cls(grain, start, _advance(grain, start, 1))
+
+    @classmethod
+    def between(cls, grain: Grain, first_day: dt.date, last_day: dt.date) -> list[Period]:
+        """Every period of ``grain`` that overlaps ``[first_day, last_day]``, in order."""
+        periods = []
+        period = cls.containing(grain, first_day)
+        while period.start <= last_day:
+            periods.append(period)
+            period = period.next()
+        return periods
+
+    def next(self) -> Period:
+        return Period(self.grain, self.end, _advance(self.grain, self.end, 1))
+
+    def previous(self) -> Period:
+        start = _advance(self.grain, self.start, -1)
+        return Period(self.grain, start, self.start)
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.end - dt.timedelta(days=1)
+
+    @property
+    def label(self) -> str:
+        if self.grain == Grain.DAY:
+            return self.start.isoformat()
+        if self.grain == Grain.WEEK:
+            year, week, _ = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
+        if self.grain == Grain.MONTH:
+            return self.start.strftime("%Y-%m")
+        if self.grain == Grain.QUARTER:
+            return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
+        return str(self.start.year)
+
+
+def _advance(grain: Grain, start: dt.date, steps: int) -> dt.date:
+    if grain == Grain.DAY:
+        return start + dt.timedelta(days=steps)
+    if grain == Grain.WEEK:
+        return start + dt.timedelta(weeks=steps)
+    months = {Grain.MONTH: 1, Grain.QUARTER: 3, Grain.YEAR: 12}[grain] * steps
+    index = start.year * 12 + start.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+class Unit(StrEnum):
+    CURRENCY = "currency"
+    PERCENT = "percent"
+    RATIO = "ratio"
+    COUNT = "count"
+    MONTHS = "months"
+    SCORE = "score"
+
+
+class Direction(StrEnum):
+    HIGHER_IS_BETTER = "higher"
+    LOWER_IS_BETTER = "lower"
+
+
+@dataclass(frozen=True)
+class KPIResult:
+    """One value of a KPI for one period (and segment).
+
+    ``value`` is None when undefined (zero denominator, no data), with ``reason`` in words.
+    Numerator and denominator are exact, so values can be re-aggregated. For a percent,
+    ``value`` is the fraction (0.25 for 25 %); pages format it.
+    """
+
+    value: Decimal | None
+    numerator: Decimal | None = None
+    denominator: Decimal | None = None
+    reason: str = ""
+
+    @classmethod
+    def ratio(cls, numerator, denominator, reason_if_undefined: str) -> KPIResult:
+        num = Decimal(numerator or 0)
+        den = Decimal(denominator or 0)
+        if den == 0:
+            return cls(None, num, den, reason_if_undefined)
+        return cls(num / den, num, den)
+
+    @classmethod
+    def amount(cls, value) -> KPIResult:
+        value = Decimal(value or 0)
+        return cls(value, value, Decimal(1))
+
+
+@dataclass(frozen=True)
+class KPIValue:
+    """A computed value addressed by period and segment (``""`` means all)."""
+
+    period: Period
+    result: KPIResult
+    segment_kind: str = ""
+    segment: str = ""
+
+
+class KPIContext(Protocol):
+    """What a KPI computes with, inside the company's schema (a Celery task)."""
+
+    reporting_currency: str
+    time_zone: str  # IANA name, e.g. "Europe/Paris"
+    gross_margin: Decimal  # 0..1
+
+    def query(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
+        """Run SQL in the company's schema and return all rows."""
+        ...
+
+    def values_of(self, key: str, periods: Sequence[Period]) -> dict[Period, KPIResult]:
+        """Values of another KPI (declared in ``depends_on``) computed earlier in this run."""
+        ...
+
+
+@dataclass
+class KPI:
+    """A KPI definition. Subclass and implement :meth:`compute`.
+
+    ``requires`` names the canonical datasets it reads (``"mrr_segments"``, ``"payments"``…):
+    after a sync, only KPIs whose datasets changed are recomputed. ``depends_on`` names KPIs
+    whose values this one reads through ``context.values_of``; they are computed first.
+    """
+
+    key: str = ""
+    name: str = ""
+    description: str = ""
+    unit: Unit = Unit.COUNT
+    direction: Direction = Direction.HIGHER_IS_BETTER
+    requires: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()  # segment kinds it can break down by: plan, country, ...
+
+    def compute(self, context: KPIContext, periods: Sequence[Period]) -> Iterable[KPIValue]:
+        """Compute the KPI for every period in ``periods`` (one grain), all segments included.
+
+        Compute all periods at once in SQL: one query per KPI, not one per period.
+        """
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One field of a connector's configuration form."""
+
+    name: str
+    label: str
+    kind: str = "text"  # text, secret, boolean, choice
+    required: bool = True
+    help_text: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class DatasetChanges:
+    """Which datasets a write touched and the date range of the touched records."""
+
+    ranges: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
+
+    def add(self, dataset: str, first_day: dt.date, last_day: dt.date) -> None:
+        if dataset in self.ranges:
+            lo, hi = self.ranges[dataset]
+            first_day, last_day = min(lo, first_day), max(hi, last_day)
+        self.ranges[dataset] = (first_day, last_day)
+
+    def merge(self, other: DatasetChanges) -> None:
+        for dataset, (lo, hi) in other.ranges.items():
+            self.add(dataset, lo, hi)
+
+
+class Writer(Protocol):
+    """Writes canonical records in bulk (COPY + upsert on (source, external_id))."""
+
+    def upsert(self, dataset: str, records: Iterable[dict[str, Any]]) -> int:
+        """Insert or update records; return how many rows were written."""
+        ...
+
+    def delete(self, dataset: str, external_ids: Iterable[str]) -> int:
+        """Remove records deleted upstream; return how many."""
+        ...
+
+    @property
+    def changes(self) -> DatasetChanges: ...
+
+
+@dataclass
+class Connector:
+    """A data source. Implement :meth:`check` and :meth:`sync` (see the connectors guide)."""
+
+    key: str = ""
+    name: str = ""
+    config_fields: tuple[ConfigField, ...] = ()
+
+    def check(self, config: dict[str, Any]) -> None:
+        """Test the credentials; raise an exception with a readable message if they fail."""
+        raise NotImplementedError
+
+    def sync(self, config: dict[str, Any], state: dict[str, Any], writer: Writer) -> dict:
+        """Pull incrementally, write through ``writer``, return the new cursor state."""
+        raise NotImplementedError
+
+
+__all__ = [
+    "SDK_VERSION",
+    "ConfigField",
+    "Connector",
+    "DatasetChanges",
+    "Direction",
+    "Grain",
+    "KPIContext",
+    "KPIResult",
+    "KPIValue",
+    "KPI",
+    "Period",
+    "Unit",
+    "Writer",
+    "hookimpl",
+]
