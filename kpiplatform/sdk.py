@@ -251,6 +251,7 @@ class Connector:
 
 
 __all__ = [
+    "KPI",
     "SDK_VERSION",
     "ConfigField",
     "Connector",
@@ -260,7 +261,6 @@ __all__ = [
     "KPIContext",
     "KPIResult",
     "KPIValue",
-    "KPI",
     "Period",
     "Unit",
     "Writer",
