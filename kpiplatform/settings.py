@@ -94,6 +94,8 @@ TENANT_APPS = [
     "django.contrib.admin",
     "kpiplatform.accounts",
     "axes",
+    "kpiplatform.data",
+    "kpiplatform.kpis",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 

@@ -1,0 +1,65 @@
+"""The context a KPI computes with: SQL in the company's schema, settings, money conversion."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from kpiplatform.sdk import KPIResult, Period
+
+# ISO 4217 minor-unit exponents that are not 2; every other currency has 2 decimals.
+CURRENCY_EXPONENTS = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}  # fmt: skip
+
+
+def exponent_sql(currency_column: str) -> str:
+    """SQL for the minor-unit exponent of the currency in ``currency_column``."""
+    cases = " ".join(
+        f"WHEN '{code}' THEN {exp}" for code, exp in sorted(CURRENCY_EXPONENTS.items())
+    )
+    return f"(CASE {currency_column} {cases} ELSE 2 END)"
+
+
+@dataclass
+class SqlKPIContext:
+    """Implements kpiplatform.sdk.KPIContext for the company whose schema is active."""
+
+    reporting_currency: str
+    time_zone: str
+    gross_margin: Decimal
+    computed: dict[str, dict[Period, KPIResult]] = field(default_factory=dict)
+
+    def query(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def values_of(self, key: str, periods: Sequence[Period]) -> dict[Period, KPIResult]:
+        known = self.computed.get(key, {})
+        return {period: known[period] for period in periods if period in known}
+
+    def money_sql(self, amount_minor: str, currency: str, day: str) -> str:
+        """SQL converting ``amount_minor`` of ``currency`` to major units of the reporting
+        currency, at the latest rate on or before ``day``. NULL when no rate is known: the
+        caller leaves such records out and reports them as a data-quality warning."""
+        reporting = self.reporting_currency.replace("'", "")
+        major = f"({amount_minor})::numeric / power(10, {exponent_sql(currency)})"
+        # Column names come from KPI code, never from user input.
+        rate = (
+            "(SELECT r.rate FROM data_exchange_rates r WHERE r.currency = "
+            f"{currency} AND r.day <= ({day}) AND r.deleted_at IS NULL "
+            "ORDER BY r.day DESC LIMIT 1)"
+        )
+        return f"(CASE WHEN {currency} = '{reporting}' THEN {major} ELSE {major} * {rate} END)"
+
+    def local_date_sql(self, timestamp: str) -> str:
+        """SQL for the calendar day of ``timestamp`` in the company's time zone."""
+        zone = self.time_zone.replace("'", "")
+        return f"(({timestamp}) AT TIME ZONE '{zone}')::date"

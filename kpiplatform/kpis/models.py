@@ -1,0 +1,65 @@
+"""Stored KPI values and the company settings they are computed with (tenant schema)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class CompanySettings(models.Model):
+    """One row per company: how its numbers are computed. Changing it recomputes everything."""
+
+    reporting_currency = models.CharField(max_length=3, default="USD")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    gross_margin = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text="Share of revenue kept after cost of goods sold, 0 to 1 (used by CLV).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "company settings"
+
+    def __str__(self) -> str:
+        return f"{self.reporting_currency}, {self.time_zone}"
+
+    @classmethod
+    def current(cls) -> CompanySettings:
+        settings, _ = cls.objects.get_or_create(pk=1)
+        return settings
+
+
+class StoredKPIValue(models.Model):
+    """The value of one KPI for one period and segment, as last computed.
+
+    Pages and the API read these; they never compute on read.
+    """
+
+    kpi = models.CharField(max_length=100)
+    grain = models.CharField(max_length=8)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    segment_kind = models.CharField(max_length=32, blank=True, default="")
+    segment = models.CharField(max_length=255, blank=True, default="")
+    value = models.DecimalField(max_digits=38, decimal_places=12, null=True)
+    numerator = models.DecimalField(max_digits=38, decimal_places=12, null=True)
+    denominator = models.DecimalField(max_digits=38, decimal_places=12, null=True)
+    reason = models.CharField(max_length=255, blank=True, default="")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "kpis_value"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kpi", "grain", "period_start", "segment_kind", "segment"],
+                name="kpi_value_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kpi} {self.grain} {self.period_start}: {self.value}"
