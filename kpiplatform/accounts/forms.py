@@ -7,7 +7,13 @@ from kpiplatform.accounts.models import Role, User
 
 
 class EmailAuthenticationForm(AuthenticationForm):
+    """Log in with an e-mail address and password."""
+
     username = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True}))
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Wrong e-mail or password. Passwords are case-sensitive.",
+    }
 
 
 class InvitationForm(forms.Form):
