@@ -46,3 +46,19 @@ def role_permission(role: str) -> type[BasePermission]:
 
     RequiresRole.__name__ = f"Requires{role.title()}"
     return RequiresRole
+
+
+def role_required_permission(role: str) -> type[BasePermission]:
+    """A permission class requiring ``role`` (or higher) for every method, reads included."""
+
+    class RequiresRoleToRead(TenantMemberPermission):
+        def has_permission(self, request, view) -> bool:
+            if not super().has_permission(request, view):
+                return False
+            if not request.user.has_role(role):
+                self.message = f"This needs the {Role(role).label} role."
+                return False
+            return True
+
+    RequiresRoleToRead.__name__ = f"Requires{role.title()}ToRead"
+    return RequiresRoleToRead

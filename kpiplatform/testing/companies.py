@@ -77,7 +77,8 @@ def create_test_company(slug: str, name: str | None = None) -> TestCompany:
             user, _ = User.objects.get_or_create(
                 email=f"{role}@{slug}.test", defaults={"role": Role(role)}
             )
-            if not user.has_usable_password():
+            # get_or_create stores an empty password, which counts as usable but matches nothing.
+            if not user.password or not user.has_usable_password():
                 user.set_password(PASSWORD)
                 user.save()
             test_company.users[role] = user

@@ -1,0 +1,34 @@
+"""Role checks for pages: ``@role_required(Role.ADMIN)`` on a view function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import render
+
+from kpiplatform.accounts.models import Role
+
+
+def role_required(role: str) -> Callable:
+    """Anonymous visitors go to the login page; members without ``role`` get a 403 page."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not user.has_role(role):
+                return render(
+                    request,
+                    "accounts/forbidden.html",
+                    {"message": f"This needs the {Role(role).label} role."},
+                    status=403,
+                )
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
