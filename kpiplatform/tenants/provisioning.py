@@ -4,7 +4,10 @@ Signup must be fast, so a small **warm pool** of spare schemas is kept migrated 
 company (they are Company rows in the ``spare`` state, so ``migrate_schemas`` reaches them).
 Signup renames one (``ALTER SCHEMA ... RENAME``, under a millisecond) inside the same
 transaction that creates the domain and the first admin: a failure half-way rolls all of it
-back. With the pool empty, signup still works by migrating a new schema, only slower.
+back. With the pool empty, signup still works by migrating a new schema, only slower: the
+migrations then run inside that same transaction (django-tenants' standard executor does not
+commit inside an ``atomic`` block), so that path is all-or-nothing too. It follows that tenant
+migrations must be transactional: no ``atomic = False`` and no ``CREATE INDEX CONCURRENTLY``.
 """
 
 from __future__ import annotations
