@@ -26,7 +26,7 @@ class CompanyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Deactivate (hosts answer 404, data is kept)")
     def deactivate(self, request, queryset):
-        for company in queryset.exclude(schema_name="public"):
+        for company in queryset.filter(state=Company.State.ACTIVE).exclude(schema_name="public"):
             provisioning.deactivate_company(company)
         messages.success(request, "Deactivated.")
 

@@ -92,3 +92,34 @@ def public_schema():
         yield
     finally:
         connection.set_schema_to_public()
+
+
+def database_footprint() -> dict:
+    """Every company row, domain, schema and user e-mail in the database, for comparisons.
+
+    Comparing the footprint before and after an operation shows that nothing was left behind.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%%' "
+            "AND nspname <> 'information_schema'"
+        )
+        schemas = sorted(row[0] for row in cursor.fetchall())
+        users = {}
+        for schema in schemas:
+            cursor.execute("SELECT to_regclass(%s)", [f'"{schema}".accounts_user'])
+            if cursor.fetchone()[0] is not None:
+                # The schema name was just read from the catalogue and is quoted.
+                query = f'SELECT email FROM "{schema}".accounts_user ORDER BY email'  # noqa: S608
+                cursor.execute(query)
+                users[schema] = [row[0] for row in cursor.fetchall()]
+    from kpiplatform.tenants.models import Domain
+
+    return {
+        "companies": list(
+            Company.objects.order_by("pk").values_list("pk", "schema_name", "slug", "state")
+        ),
+        "domains": sorted(Domain.objects.values_list("domain", flat=True)),
+        "schemas": schemas,
+        "users": users,
+    }

@@ -37,3 +37,37 @@ def _back_to_public_schema():
     """Every test starts and ends in the public schema, whatever the last one did."""
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture(scope="session")
+def signup_pool(standing_companies, django_db_blocker) -> None:
+    """Committed spare schemas for the whole session, so signups in tests take the pool path.
+
+    Made after the standing companies, which would otherwise take them.
+    Signups in tests are rolled back with the test, ALTER SCHEMA included, so the spares
+    come back for the next test.
+    """
+    from kpiplatform.tenants.provisioning import fill_pool
+
+    with django_db_blocker.unblock():
+        fill_pool(2)
+        connection.set_schema_to_public()
+
+
+@pytest.fixture
+def spare_schemas(signup_pool, db) -> list:
+    """The spare companies waiting in the signup pool (at least one)."""
+    from kpiplatform.tenants.models import Company
+
+    spares = list(Company.objects.filter(state=Company.State.SPARE).order_by("pk"))
+    assert spares, "the signup pool is empty"
+    return spares
+
+
+@pytest.fixture
+def empty_signup_pool(db) -> None:
+    """An empty signup pool for this test only (the spares are dropped inside its transaction)."""
+    from kpiplatform.tenants.models import Company
+
+    for spare in Company.objects.filter(state=Company.State.SPARE):
+        spare.delete(force_drop=True)
