@@ -68,18 +68,15 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
 # --- Apps and tenancy (django-tenants) -------------------------------------------------------
 SHARED_APPS = [
+    # The public schema holds companies and their host names only. Users, sessions and all
+    # business data live in each company's schema, and no company table exists in public,
+    # so a lost search_path fails loudly instead of writing into public. Platform staff
+    # manage companies with management commands (create_company, deactivate_company, ...).
     "django_tenants",
     "kpiplatform.tenants",
-    # Platform staff log in on the public host, so auth also lives in the public schema.
-    "django.contrib.contenttypes",
-    "django.contrib.auth",
-    "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
     "django.contrib.staticfiles",
-    "kpiplatform.accounts",
     "kpiplatform.web",
-    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -91,7 +88,6 @@ TENANT_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
-    "django.contrib.admin",
     "kpiplatform.accounts",
     "axes",
     "kpiplatform.data",

@@ -1,6 +1,5 @@
-"""URLs of the public host (``KPI_BASE_DOMAIN``): landing page, signup, platform admin."""
+"""URLs of the public host (``KPI_BASE_DOMAIN``): landing page and signup."""
 
-from django.contrib import admin
 from django.urls import include, path
 
 from kpiplatform.tenants import views
@@ -9,5 +8,4 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("signup/", views.signup, name="signup"),
     path("api/v1/", include("kpiplatform.tenants.api_urls")),
-    path("admin/", admin.site.urls),
 ]
