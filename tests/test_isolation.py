@@ -113,3 +113,19 @@ def test_deactivated_company_answers_404_on_every_url(globex):
         response = client.get(path, HTTP_HOST=globex.host)
         assert response.status_code == 404, path
         _assert_nothing_of(globex, response, f"GET {path} of a deactivated company")
+
+
+def test_company_tables_do_not_exist_in_the_public_schema(db):
+    """A request or task that lost its schema fails loudly instead of writing into public."""
+    from django.db import connection, transaction
+    from django.db.utils import ProgrammingError
+
+    from kpiplatform.accounts.models import User
+
+    connection.set_schema_to_public()
+    with pytest.raises(ProgrammingError), transaction.atomic():
+        User.objects.create_user(email="stray@example.test", password="x")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        public_tables = {row[0] for row in cursor.fetchall()}
+    assert public_tables == {"django_migrations", "tenants_company", "tenants_domain"}
