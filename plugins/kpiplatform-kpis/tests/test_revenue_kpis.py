@@ -42,7 +42,7 @@ def shop(canonical):
     | payment | customer | when | amount | counts |
     | p1 | fr | 10 Jan | 100.00 EUR invoice (+20.00 tax) | Jan charge 100 |
     | p2 | fr | 20 Jan | 50.00 EUR order | Jan charge 50, order |
-    | p3 | us | 25 Jan | 200.00 USD order | Jan charge 200 x 0.90 = 180, order |
+    | p3 | us | 25 Jan | 201.10 USD order | Jan charge 201.10 x 0.90 = 180.99, order |
     | r1 | us | 20 Feb | 50.00 USD refund of p3 | Feb refund 50 x 0.80 = 40 (rate of 20 Feb) |
     | p4 | fr | 15 Jan | 999.99 EUR failed | never |
     | p5 | us | 5 Feb | 300.00 GBP order | left out: no GBP rate |
@@ -67,7 +67,7 @@ def shop(canonical):
 
     pay("fr", paris(2026, 1, 10, 10), 10000, tax_minor=2000)
     pay("fr", paris(2026, 1, 20, 12), 5000, is_order=True)
-    pay("us", paris(2026, 1, 25, 9), 20000, "USD", is_order=True)
+    pay("us", paris(2026, 1, 25, 9), 20110, "USD", is_order=True)
     pay("us", paris(2026, 2, 20, 9), 5000, "USD", kind="refund")
     pay("fr", paris(2026, 1, 15, 9), 99999, status="failed")
     pay("us", paris(2026, 2, 5, 9), 30000, "GBP", is_order=True)
@@ -78,8 +78,9 @@ def shop(canonical):
 
 def test_revenue_subtracts_refunds_on_the_refund_day_at_that_days_rate(shop, compute):
     revenue = compute(Revenue(), eur_company(), Grain.MONTH, JAN_1, APR_30)
-    # Jan: 100 + 50 + 180 = 330 (tax, the failed and the deleted payment left out).
-    assert revenue.total("2026-01").value == Decimal("330")
+    # Jan: 100 + 50 + 180.99 = 330.99 (tax, the failed and the deleted payment left out),
+    # exact to the cent: no binary floating point on the way.
+    assert revenue.total("2026-01").value == Decimal("330.99")
     # Feb: the 30.00 order minus the refund of 50 USD at 0.80 = 40; the GBP order has no rate.
     assert revenue.total("2026-02").value == Decimal("-10")
     assert revenue.total("2026-03").value == Decimal("10")
@@ -87,17 +88,17 @@ def test_revenue_subtracts_refunds_on_the_refund_day_at_that_days_rate(shop, com
     # Segments follow the customer's country and channel; segments add up to the total.
     assert set(revenue.segments("2026-01", "country")) == {"FR", "US"}
     assert revenue.segment("2026-01", "country", "FR").value == Decimal("150")
-    assert revenue.segment("2026-01", "country", "US").value == Decimal("180")
+    assert revenue.segment("2026-01", "country", "US").value == Decimal("180.99")
     assert revenue.segment("2026-02", "country", "US").value == Decimal("-40")
     assert revenue.segment("2026-01", "channel", "ads").value == Decimal("150")
-    assert revenue.segment("2026-01", "channel", "seo").value == Decimal("180")
+    assert revenue.segment("2026-01", "channel", "seo").value == Decimal("180.99")
     # A payment whose customer is unknown is grouped under "unknown".
     assert revenue.segment("2026-03", "country", "unknown").value == Decimal("10")
 
 
 def test_gross_revenue_leaves_refunds_out(shop, compute):
     gross = compute(GrossRevenue(), eur_company(), Grain.MONTH, JAN_1, APR_30)
-    assert gross.total("2026-01").value == Decimal("330")
+    assert gross.total("2026-01").value == Decimal("330.99")
     assert gross.total("2026-02").value == Decimal("30")  # the refund of 40 is not subtracted
     assert gross.total("2026-03").value == Decimal("10")
 
@@ -105,11 +106,15 @@ def test_gross_revenue_leaves_refunds_out(shop, compute):
 def test_arpu_divides_revenue_by_distinct_paying_customers(shop, compute):
     arpu = compute(AverageRevenuePerUser(), eur_company(), Grain.MONTH, JAN_1, APR_30)
     jan = arpu.total("2026-01")
-    # Jan: 330 over 2 paying customers (fr, us) = 165.
-    assert (jan.value, jan.numerator, jan.denominator) == (Decimal("165"), 330, 2)
+    # Jan: 330.99 over 2 paying customers (fr, us) = 165.495.
+    assert (jan.value, jan.numerator, jan.denominator) == (
+        Decimal("165.495"),
+        Decimal("330.99"),
+        2,
+    )
     # Feb: -10 over 1 paying customer (fr); us only had a refund and a payment with no rate.
     assert arpu.total("2026-02").value == Decimal("-10")
-    assert arpu.segment("2026-01", "country", "US").value == Decimal("180")
+    assert arpu.segment("2026-01", "country", "US").value == Decimal("180.99")
     april = arpu.total("2026-04")
     assert april.value is None
     assert april.reason == "no customer made a successful payment in this period"
@@ -118,9 +123,9 @@ def test_arpu_divides_revenue_by_distinct_paying_customers(shop, compute):
 def test_orders_and_average_order_value_ignore_refunds_and_unconvertible_orders(shop, compute):
     orders = compute(Orders(), eur_company(), Grain.MONTH, JAN_1, APR_30)
     aov = compute(AverageOrderValue(), eur_company(), Grain.MONTH, JAN_1, APR_30)
-    # Jan: orders p2 (50) and p3 (180): 2 orders, (50 + 180) / 2 = 115.
+    # Jan: orders p2 (50) and p3 (180.99): 2 orders, (50 + 180.99) / 2 = 115.495.
     assert orders.total("2026-01").value == 2
-    assert aov.total("2026-01").value == Decimal("115")
+    assert aov.total("2026-01").value == Decimal("115.495")
     # Feb: only p6 (30); the GBP order has no rate and the refund of p3 changes nothing.
     assert orders.total("2026-02").value == 1
     assert aov.total("2026-02").value == Decimal("30")
@@ -129,13 +134,13 @@ def test_orders_and_average_order_value_ignore_refunds_and_unconvertible_orders(
     march = aov.total("2026-03")
     assert march.value is None
     assert march.reason == "no orders in this period"
-    assert aov.segment("2026-01", "channel", "seo").value == Decimal("180")
+    assert aov.segment("2026-01", "channel", "seo").value == Decimal("180.99")
 
 
 def test_quarter_grain_sums_the_months_in_one_query(shop, compute):
     revenue = compute(Revenue(), eur_company(), Grain.QUARTER, JAN_1, APR_30)
-    # Q1: 330 - 10 + 10 = 330; Q2: nothing yet.
-    assert revenue.total("2026-Q1").value == Decimal("330")
+    # Q1: 330.99 - 10 + 10 = 330.99; Q2: nothing yet.
+    assert revenue.total("2026-Q1").value == Decimal("330.99")
     assert revenue.total("2026-Q2").value == Decimal("0")
 
 
