@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kpiplatform.sdk import KPIContext, KPIResult, KPIValue, Period
+from kpiplatform.sdk import Grain, KPIContext, KPIResult, KPIValue, Period
 
 # Records without a value for a segment kind are grouped under this label, so the segments
 # of a period always add up to its total.
@@ -36,6 +36,15 @@ def in_range_sql(timestamp: str) -> str:
         f"{timestamp} >= (%(first_day)s::timestamp AT TIME ZONE %(time_zone)s) "
         f"AND {timestamp} < (%(end_day)s::timestamp AT TIME ZONE %(time_zone)s)"
     )
+
+
+def period_start_sql(grain: Grain, day: str) -> str:
+    """SQL for the first day of the ``grain`` period containing the date ``day``.
+
+    PostgreSQL's ``date_trunc`` fields match the grains (``week`` is the ISO week, starting
+    Monday), so facts join their period on equality (a hash join) instead of a range.
+    """
+    return f"date_trunc('{Grain(grain).value}', ({day})::timestamp)::date"
 
 
 def base_params(context: KPIContext, periods: Sequence[Period]) -> dict[str, Any]:
@@ -67,6 +76,9 @@ def grouped_values(
     """
     if not periods:
         return []
+    grain = periods[0].grain
+    if any(period.grain != grain for period in periods):
+        raise ValueError("compute the periods of one grain at a time")
     by_start = {period.start: period for period in periods}
     grouping_sets = ", ".join(["(p.starts_on)", *(f"(p.starts_on, f.{kind})" for kind in segments)])
     if segments:
@@ -85,7 +97,7 @@ def grouped_values(
     sql = (
         f"WITH f AS ({facts}) "
         f"SELECT p.starts_on, {kind_sql}, {segment_value_sql}, {', '.join(measures)} "
-        f"FROM {PERIODS_SQL} JOIN f ON f.day >= p.starts_on AND f.day < p.ends_on "
+        f"FROM {PERIODS_SQL} JOIN f ON p.starts_on = {period_start_sql(grain, 'f.day')} "
         f"GROUP BY GROUPING SETS ({grouping_sets})"
     )
     rows = context.query(sql, {**base_params(context, periods), **(params or {})})
