@@ -183,3 +183,13 @@ def test_a_payment_counts_in_the_month_of_its_local_day(
     revenue = compute(Revenue(), company, Grain.MONTH, JAN_1, dt.date(2026, 2, 28))
     assert revenue.total("2026-01").value == january
     assert revenue.total("2026-02").value == february
+
+
+def test_weeks_are_iso_weeks_starting_on_monday(shop, compute):
+    revenue = compute(Revenue(), eur_company(), Grain.WEEK, JAN_1, dt.date(2026, 1, 31))
+    # p1 on Saturday 10 Jan is in the week of Monday 5 Jan (W02): 100.
+    assert revenue.total("2026-W02").value == Decimal("100")
+    # p2 on Tuesday 20 Jan and p3 on Sunday 25 Jan share the week of Monday 19 Jan (W04):
+    # 50 + 180.99 = 230.99.
+    assert revenue.total("2026-W04").value == Decimal("230.99")
+    assert revenue.total("2026-W03").value == Decimal("0")
