@@ -162,6 +162,15 @@ class KPIContext(Protocol):
         """Values of another KPI (declared in ``depends_on``) computed earlier in this run."""
         ...
 
+    def money_sql(self, amount_minor: str, currency: str, day: str) -> str:
+        """SQL converting minor units of ``currency`` to major units of the reporting currency
+        at the latest rate on or before ``day``; NULL when no rate is known (leave it out)."""
+        ...
+
+    def local_date_sql(self, timestamp: str) -> str:
+        """SQL for the calendar day of ``timestamp`` in the company's time zone."""
+        ...
+
 
 @dataclass
 class KPI:

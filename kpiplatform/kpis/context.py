@@ -50,7 +50,7 @@ class SqlKPIContext:
         currency, at the latest rate on or before ``day``. NULL when no rate is known: the
         caller leaves such records out and reports them as a data-quality warning."""
         reporting = self.reporting_currency.replace("'", "")
-        major = f"({amount_minor})::numeric / power(10, {exponent_sql(currency)})"
+        major = f"({amount_minor})::numeric / power(10::numeric, {exponent_sql(currency)})"
         # Column names come from KPI code, never from user input.
         rate = (
             "(SELECT r.rate FROM data_exchange_rates r WHERE r.currency = "

@@ -2,7 +2,16 @@
 
 from kpiplatform.sdk import hookimpl
 
+from . import acquisition, revenue, satisfaction, web
+
+MODULES = (
+    revenue,
+    acquisition,
+    web,
+    satisfaction,
+)
+
 
 @hookimpl
 def register_kpis():
-    return []
+    return [kpi for module in MODULES for kpi in module.KPIS]
