@@ -94,6 +94,7 @@ TENANT_APPS = [
     "django.contrib.admin",
     "kpiplatform.accounts",
     "axes",
+    "kpiplatform.plugins",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 
