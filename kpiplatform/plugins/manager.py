@@ -141,19 +141,25 @@ class PluginManager:
 
     # --- loading --------------------------------------------------------------------------
 
-    def load(self, entry_points: Iterable[importlib.metadata.EntryPoint] | None = None) -> None:
-        """Import, validate and register every plugin; never raises for a plugin's fault."""
-        if entry_points is None:
-            entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-        by_distribution: dict[str, list[importlib.metadata.EntryPoint]] = {}
-        distributions: dict[str, importlib.metadata.Distribution | None] = {}
-        for entry_point in entry_points:
+    def load(self) -> None:
+        """Find every installed plugin distribution and load it (see :meth:`load_plugins`)."""
+        found: dict[str, tuple[str, list[importlib.metadata.EntryPoint]]] = {}
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = entry_point.dist
             name = dist.metadata["Name"] if dist is not None else entry_point.name
-            by_distribution.setdefault(name, []).append(entry_point)
-            distributions[name] = dist
-        for name, points in by_distribution.items():
-            self.plugins[name] = self._import(name, distributions[name], points)
+            version = dist.version if dist is not None else ""
+            found.setdefault(name, (version, []))[1].append(entry_point)
+        self.load_plugins(found)
+
+    def load_plugins(
+        self, found: dict[str, tuple[str, list[importlib.metadata.EntryPoint]]]
+    ) -> None:
+        """Import, validate and register plugins given as name -> (version, entry points).
+
+        Never raises for a plugin's fault: problems are recorded on the plugin.
+        """
+        for name, (version, points) in found.items():
+            self.plugins[name] = self._import(name, version, points)
         # Essential plugins first, then by name: the order decides who keeps a duplicate key.
         ordered = sorted(
             self.plugins.values(), key=lambda p: (p.tier != Tier.ESSENTIAL, p.name.lower())
@@ -177,12 +183,8 @@ class PluginManager:
                 )
 
     def _import(
-        self,
-        name: str,
-        dist: importlib.metadata.Distribution | None,
-        points: list[importlib.metadata.EntryPoint],
+        self, name: str, version: str, points: list[importlib.metadata.EntryPoint]
     ) -> InstalledPlugin:
-        version = dist.version if dist is not None else ""
         plugin = InstalledPlugin(name=name, version=version, modules=[p.value for p in points])
         if not name.strip():
             plugin.add_problem(
