@@ -189,13 +189,12 @@ def test_essential_plugins_load_first_and_keep_their_keys(plugin_module):
 
         return register_kpis
 
+    default = plugin_module("aaa", SDK_SUPPORTS=">=1", register_kpis=registering("mrr"))
+    essential = plugin_module(
+        "zzz", SDK_SUPPORTS=">=1", TIER="essential", register_kpis=registering("mrr")
+    )
     manager = PluginManager()
-    manager.load_plugins(
-        {
-            "aaa-default": ("1.0", [plugin_module("aaa", SDK_SUPPORTS=">=1", register_kpis=registering("mrr"))]),
-            "zzz-core": ("1.0", [plugin_module("zzz", SDK_SUPPORTS=">=1", TIER="essential", register_kpis=registering("mrr"))]),
-        }
-    )  # fmt: skip
+    manager.load_plugins({"aaa-default": ("1.0", [default]), "zzz-core": ("1.0", [essential])})
     assert list(manager.plugins) == ["zzz-core", "aaa-default"]
     assert manager.kpis["mrr"][0] == "zzz-core"
     assert "already provided by zzz-core" in manager.plugins["aaa-default"].error
