@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from kpiplatform.accounts.permissions import role_permission
 from kpiplatform.plugins import registry
@@ -43,21 +44,20 @@ class PluginSerializer(serializers.Serializer):
     recent_errors = RecordedErrorSerializer(many=True, read_only=True)
 
 
-class PluginList(generics.ListAPIView):
+class PluginList(APIView):
     """Every installed plugin, whatever its state. Members read; admins switch plugins."""
 
-    serializer_class = PluginSerializer
     permission_classes = [role_permission("admin")]
-    pagination_class = None  # a handful of plugins: one page, in load order
 
-    def get_queryset(self):
-        return registry.all_plugins()
+    # A handful of plugins: one unpaginated list, in load order.
+    @extend_schema(responses=PluginSerializer(many=True))
+    def get(self, request):
+        return Response(PluginSerializer(registry.all_plugins(), many=True).data)
 
 
-class PluginDetail(generics.GenericAPIView):
+class PluginDetail(APIView):
     """One plugin; ``PATCH {"enabled": false}`` switches it off for this company (admins)."""
 
-    serializer_class = PluginSerializer
     permission_classes = [role_permission("admin")]
 
     def get_object(self):
@@ -66,16 +66,17 @@ class PluginDetail(generics.GenericAPIView):
         except registry.UnknownPlugin as exc:
             raise NotFound(str(exc)) from exc
 
+    @extend_schema(responses=PluginSerializer)
     def get(self, request, name: str):
-        return Response(self.get_serializer(self.get_object()).data)
+        return Response(PluginSerializer(self.get_object()).data)
 
     @extend_schema(request=PluginSerializer, responses=PluginSerializer)
     def patch(self, request, name: str):
         self.get_object()
-        serializer = self.get_serializer(data=request.data)
+        serializer = PluginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
             status = registry.set_enabled(name, serializer.validated_data["enabled"], request.user)
         except registry.EssentialPlugin as exc:
             raise ValidationError(str(exc)) from exc
-        return Response(self.get_serializer(status).data)
+        return Response(PluginSerializer(status).data)
