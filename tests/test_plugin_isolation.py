@@ -198,3 +198,18 @@ def test_essential_plugins_load_first_and_keep_their_keys(plugin_module):
     assert list(manager.plugins) == ["zzz-core", "aaa-default"]
     assert manager.kpis["mrr"][0] == "zzz-core"
     assert "already provided by zzz-core" in manager.plugins["aaa-default"].error
+
+
+def test_only_the_latest_errors_of_a_plugin_are_kept(acme):
+    from kpiplatform.plugins.registry import KEPT_ERRORS_PER_PLUGIN
+
+    def fails(n):
+        raise RuntimeError(f"failure {n}")
+
+    with acme.activate():
+        for n in range(KEPT_ERRORS_PER_PLUGIN + 2):
+            plugins.call_plugin("kpiplatform-example", fails, n, hook="compute:repeat")
+        kept = list(PluginError.objects.values_list("message", flat=True))
+    assert len(kept) == KEPT_ERRORS_PER_PLUGIN
+    assert kept[0] == f"RuntimeError: failure {KEPT_ERRORS_PER_PLUGIN + 1}"
+    assert kept[-1] == "RuntimeError: failure 2"

@@ -30,6 +30,8 @@ from kpiplatform.sdk import KPI, Connector, NotificationChannel, Tier
 logger = logging.getLogger(__name__)
 
 RECENT_ERRORS_PER_PLUGIN = 5
+# A plugin failing on every sync must not fill the table: older errors are dropped.
+KEPT_ERRORS_PER_PLUGIN = 100
 
 
 class UnknownPlugin(LookupError):
@@ -188,6 +190,8 @@ def record_error(plugin: str, hook: str, outcome: Outcome) -> None:
                 message=outcome.message,
                 traceback=outcome.traceback,
             )
+            older = PluginError.objects.filter(plugin=plugin).values_list("id", flat=True)
+            PluginError.objects.filter(id__in=list(older[KEPT_ERRORS_PER_PLUGIN:])).delete()
     except Exception:  # recording must never turn a plugin's failure into ours
         logger.exception("could not record the failure of plugin %s", plugin)
 
