@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint format bench clean
+.PHONY: install install-test run test lint format bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -15,10 +15,13 @@ $(UV):
 install: $(UV)  ## create .venv from the lock file (platform, plugins and dev tools)
 	$(UV) sync --frozen --all-packages --quiet
 
+install-test: $(UV)  ## install, plus the plugins that exist only to test the plugin manager
+	$(UV) sync --frozen --all-packages --group test-plugins --quiet
+
 run: install  ## migrate, seed the demo company, serve web + worker + scheduler (Ctrl-C stops all)
 	$(PY) manage.py run
 
-lint: install  ## ruff and the import-linter architecture contracts
+lint: install-test  ## ruff and the import-linter architecture contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports

@@ -20,6 +20,13 @@ PROJECT_NAME = "kpiplatform"
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
+class Tier(StrEnum):
+    """How a plugin may be switched off. Declare it in the plugin module as ``TIER``."""
+
+    ESSENTIAL = "essential"  # always on: a company cannot disable it
+    DEFAULT = "default"  # on unless a company disables it
+
+
 class Grain(StrEnum):
     DAY = "day"
     WEEK = "week"  # ISO week, starting Monday
@@ -259,6 +266,33 @@ class Connector:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class Notification:
+    """A message to deliver: a subject, a plain-text body and an optional link to the page."""
+
+    subject: str
+    body: str
+    link: str = ""
+
+
+@dataclass
+class NotificationChannel:
+    """A way to deliver notifications (e-mail, signed webhook, chat). Implement :meth:`send`.
+
+    ``config_fields`` is the form a company fills in when it adds the channel (a webhook URL,
+    a signing secret); ``send`` receives those values and raises with a readable message when
+    delivery fails.
+    """
+
+    key: str = ""
+    name: str = ""
+    config_fields: tuple[ConfigField, ...] = ()
+
+    def send(self, config: dict[str, Any], message: Notification) -> None:
+        """Deliver ``message`` with the company's ``config``; raise if it cannot be delivered."""
+        raise NotImplementedError
+
+
 __all__ = [
     "KPI",
     "SDK_VERSION",
@@ -270,7 +304,10 @@ __all__ = [
     "KPIContext",
     "KPIResult",
     "KPIValue",
+    "Notification",
+    "NotificationChannel",
     "Period",
+    "Tier",
     "Unit",
     "Writer",
     "hookimpl",

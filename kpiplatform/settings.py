@@ -90,6 +90,7 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "kpiplatform.accounts",
     "axes",
+    "kpiplatform.plugins",
     "kpiplatform.data",
     "kpiplatform.kpis",
 ]

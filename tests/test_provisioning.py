@@ -14,6 +14,7 @@ from django_tenants.signals import schema_migrated
 from django_tenants.utils import schema_context, schema_exists
 
 from kpiplatform.accounts.models import User
+from kpiplatform.hosts import host_for
 from kpiplatform.tenants import provisioning
 from kpiplatform.tenants.models import Company, Domain
 from kpiplatform.tenants.tasks import refill_signup_pool
@@ -32,7 +33,7 @@ def signup(slug: str, name: str | None = None) -> provisioning.SignupRequest:
 
 
 def logs_in_on_its_host(slug: str) -> bool:
-    client = Client(HTTP_HOST=provisioning.host_for(slug))
+    client = Client(HTTP_HOST=host_for(slug))
     client.post("/login/", {"username": f"owner@{slug}.example", "password": PASSWORD})
     return client.get("/").status_code == 200
 
@@ -256,7 +257,7 @@ def test_a_schema_left_without_a_company_is_never_adopted(spare_schemas):
 
 def test_deactivated_company_answers_404_keeps_its_data_and_comes_back(spare_schemas):
     provisioning.create_company(signup("hooli"))
-    host = provisioning.host_for("hooli")
+    host = host_for("hooli")
     client = Client(HTTP_HOST=host)
     client.post("/login/", {"username": "owner@hooli.example", "password": PASSWORD})
     assert client.get("/").status_code == 200

@@ -18,7 +18,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from kpiplatform.accounts.models import ApiToken, Invitation, Role, User, hash_secret
-from kpiplatform.tenants.handover import company_url
+from kpiplatform.hosts import company_url
 
 INVITATION_TTL = timedelta(days=7)
 

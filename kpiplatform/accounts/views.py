@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kpiplatform.accounts import handover as handover_tickets
 from kpiplatform.accounts import services
 from kpiplatform.accounts.decorators import role_required
 from kpiplatform.accounts.forms import (
@@ -21,7 +22,7 @@ from kpiplatform.accounts.forms import (
     RoleForm,
 )
 from kpiplatform.accounts.models import ApiToken, Invitation, Role, User
-from kpiplatform.tenants import handover as handover_tickets
+from kpiplatform.hosts import company_url
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -170,7 +171,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         # Build the link from the company's configured address, not the request's Host header.
         self.extra_email_context = {
             "company": self.request.tenant,
-            "company_base_url": handover_tickets.company_url(self.request.tenant.slug, ""),
+            "company_base_url": company_url(self.request.tenant.slug, ""),
         }
         return super().form_valid(form)
 

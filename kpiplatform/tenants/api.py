@@ -9,7 +9,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from kpiplatform.tenants import handover, provisioning
+from kpiplatform.accounts import handover
+from kpiplatform.hosts import company_url
+from kpiplatform.tenants import provisioning
 
 
 class SignupSerializer(serializers.Serializer):
@@ -51,7 +53,7 @@ class SignupView(APIView):
             raise serializers.ValidationError(exc.message_dict) from exc
         body = {
             "slug": company.slug,
-            "url": handover.company_url(company.slug),
+            "url": company_url(company.slug),
             "login_url": handover.issue_handover_url(company.schema_name, company.slug, admin),
         }
         return Response(body, status=status.HTTP_201_CREATED)

@@ -26,6 +26,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from kpiplatform.hosts import host_for
 from kpiplatform.tenants.models import Company, Domain
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
@@ -57,10 +58,6 @@ class SignupInvalid(ValidationError):
 def schema_name_for(slug: str) -> str:
     # Hyphens are fine in host names but would need quoting in SQL; slugs never hold "_".
     return slug.replace("-", "_")
-
-
-def host_for(slug: str) -> str:
-    return f"{slug}.{settings.KPI_BASE_DOMAIN}"
 
 
 def validate_signup(request: SignupRequest) -> None:

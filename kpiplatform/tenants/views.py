@@ -6,7 +6,8 @@ from django.conf import settings
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from kpiplatform.tenants import handover, provisioning
+from kpiplatform.accounts import handover
+from kpiplatform.tenants import provisioning
 from kpiplatform.tenants.forms import SignupForm
 
 

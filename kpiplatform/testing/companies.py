@@ -9,6 +9,7 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from kpiplatform.hosts import host_for
 from kpiplatform.tenants import provisioning
 from kpiplatform.tenants.models import Company
 
@@ -33,7 +34,7 @@ class TestCompany:
 
     @property
     def host(self) -> str:
-        return provisioning.host_for(self.company.slug)
+        return host_for(self.company.slug)
 
     def activate(self):
         """Context manager: run the block inside this company's schema."""

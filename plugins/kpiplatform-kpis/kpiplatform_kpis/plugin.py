@@ -1,8 +1,11 @@
 """Entry point of the built-in KPI library."""
 
-from kpiplatform.sdk import hookimpl
+from kpiplatform.sdk import Tier, hookimpl
 
 from . import acquisition, revenue, satisfaction, web
+
+SDK_SUPPORTS = ">=1.0,<2"
+TIER = Tier.ESSENTIAL  # the KPIs every page is built on: a company cannot switch them off
 
 MODULES = (
     revenue,

@@ -8,7 +8,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from kpiplatform.tenants import handover, provisioning
+from kpiplatform.hosts import company_url
+from kpiplatform.tenants import provisioning
 from kpiplatform.tenants.management.commands._common import validation_error_text
 
 
@@ -38,7 +39,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"The company was not created:\n{validation_error_text(exc)}"
             ) from exc
-        self.stdout.write(f"Created {company.name}: {handover.company_url(company.slug)}")
+        self.stdout.write(f"Created {company.name}: {company_url(company.slug)}")
 
     def _password(self, options) -> str:
         password = options["admin_password"] or os.environ.get("KPI_ADMIN_PASSWORD")

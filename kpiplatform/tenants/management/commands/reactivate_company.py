@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from kpiplatform.tenants import handover, provisioning
+from kpiplatform.hosts import company_url
+from kpiplatform.tenants import provisioning
 from kpiplatform.tenants.management.commands._common import company_by_slug
 from kpiplatform.tenants.models import Company
 
@@ -20,4 +21,4 @@ class Command(BaseCommand):
         if company.state != Company.State.DEACTIVATED:
             raise CommandError(f"“{company.slug}” is not deactivated.")
         provisioning.reactivate_company(company)
-        self.stdout.write(f"Reactivated {company.name}: {handover.company_url(company.slug)}")
+        self.stdout.write(f"Reactivated {company.name}: {company_url(company.slug)}")

@@ -10,20 +10,13 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from kpiplatform.accounts.models import LoginHandover, hash_secret
+from kpiplatform.hosts import company_url
 
 HANDOVER_TTL = timedelta(seconds=60)
-
-
-def company_url(slug: str, path: str = "/") -> str:
-    from kpiplatform.tenants.provisioning import host_for
-
-    port = f":{settings.KPI_PUBLIC_PORT}" if settings.KPI_PUBLIC_PORT else ""
-    return f"{settings.KPI_PUBLIC_SCHEME}://{host_for(slug)}{port}{path}"
 
 
 def issue_handover_url(schema_name: str, slug: str, user) -> str:
