@@ -76,7 +76,11 @@ def platform_task(*args, **kwargs):
 
 def registered_tasks() -> dict[str, object]:
     """Every task of the project (Celery's own ``celery.*`` left out), all modules imported."""
-    app.loader.import_default_modules()
+    from django.apps import apps
+
+    # Imports each app's ``tasks`` module. Not ``loader.import_default_modules()``: inside a
+    # worker that re-runs django.setup(), which replaces Celery's logging configuration.
+    app.loader.autodiscover_tasks([config.name for config in apps.get_app_configs()])
     return {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 DATABASE_NAME = "kpiplatform"
 
@@ -30,9 +31,9 @@ def embedded_database_url(pgdata: Path) -> str:
     )
     if "(1 row)" not in existing:
         server.psql(f'CREATE DATABASE "{DATABASE_NAME}";')
-    # A socket URL; django-environ reads the socket folder from the percent-encoded host.
-    socket_dir = str(info.socket_dir).replace("/", "%2F")
-    return f"postgres://postgres@{socket_dir}/{DATABASE_NAME}"
+    # A unix-socket URL, ``postgres://postgres@//socket/folder/name``: django-environ takes
+    # everything before the last "/" of an absolute path as the socket folder (HOST).
+    return f"postgres://postgres@/{quote(str(info.socket_dir))}/{DATABASE_NAME}"
 
 
 def _forget_dead_handles(pgdata: Path) -> None:
@@ -89,4 +90,5 @@ def filesystem_broker(folder: Path) -> tuple[str, dict]:
         "control_folder": str(control),
         "store_processed": False,
     }
-    return "filesystem://", options
+    # A host in the URL only keeps kombu from warning "No hostname was supplied" each time.
+    return "filesystem://localhost/", options

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -48,6 +49,8 @@ class Command(BaseCommand):
         self.seed_demo_company()
         connection.close()  # the children open their own connections
         children = self.start_children(port, noreload)
+        # The banner last, so it is not buried under the children's start-up output.
+        wait_until_listening(port, children)
         self.print_banner(port)
         if supervise(children, self.stderr):
             raise CommandError("a process stopped unexpectedly; stopped the others", returncode=1)
@@ -111,6 +114,18 @@ class Command(BaseCommand):
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+
+def wait_until_listening(port: int, children: dict[str, subprocess.Popen]) -> None:
+    """Return once the web server accepts connections (or a child died, or 30 s passed)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children.values()):
+            return
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            time.sleep(1.0)  # let the worker and beat finish their banners too
+            return
+        time.sleep(0.2)
 
 
 def ensure_public_company() -> Company:
