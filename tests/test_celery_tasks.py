@@ -11,7 +11,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
@@ -31,6 +31,7 @@ from kpiplatform.celery import (
     registered_tasks,
 )
 from kpiplatform.tenants.tasks import tick
+from kpiplatform.testing.processes import database_url_for_subprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_SERVICES = os.environ.get("KPI_REQUIRE_SERVICES") == "1"
@@ -38,18 +39,6 @@ WORKER_TIMEOUT = 60.0
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def database_url_of_test_database() -> str:
-    """The URL of the database pytest-django created, for a process started from the test."""
-    db = connection.settings_dict
-    host = db["HOST"] or "localhost"
-    host = quote(host, safe="") if host.startswith("/") else host
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{auth}@{host}{port}/{db['NAME']}"
-
-
 def redis_reachable(url: str) -> bool:
     parts = urlsplit(url)
     try:
@@ -79,7 +68,7 @@ def broker_for(kind: str, tmp_path: Path) -> tuple[str, dict, dict[str, str | No
 
 
 def start_worker(queue: str, broker_env: dict[str, str | None]) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": database_url_of_test_database(), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "PYTHONUNBUFFERED": "1"}
     for key, value in broker_env.items():
         if value is None:
             env.pop(key, None)
