@@ -15,7 +15,7 @@ $(UV):
 install: $(UV)  ## create .venv from the lock file (platform, plugins and dev tools)
 	$(UV) sync --frozen --all-packages --quiet
 
-run: install  ## migrate, seed the demo company, serve web + worker + scheduler (Ctrl-C stops all)
+run: install  ## migrate, then serve web + worker + scheduler (Ctrl-C stops all); see README
 	$(PY) manage.py run
 
 lint: install  ## ruff and the import-linter architecture contracts
@@ -27,6 +27,7 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# pytest exits 5 when it collected no tests: make reports that as a failure, on purpose.
 test: lint  ## the whole suite, in parallel, against real PostgreSQL and a real Celery worker
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
