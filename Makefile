@@ -18,7 +18,7 @@ install: $(UV)  ## create .venv from the lock file (platform, plugins and dev to
 install-test: $(UV)  ## install, plus the plugins that exist only to test the plugin manager
 	$(UV) sync --frozen --all-packages --group test-plugins --quiet
 
-run: install  ## migrate, seed the demo company, serve web + worker + scheduler (Ctrl-C stops all)
+run: install  ## migrate, then serve web + worker + scheduler (Ctrl-C stops all); see README
 	$(PY) manage.py run
 
 lint: install-test  ## ruff and the import-linter architecture contracts
@@ -30,6 +30,7 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# pytest exits 5 when it collected no tests: make reports that as a failure, on purpose.
 test: lint  ## the whole suite, in parallel, against real PostgreSQL and a real Celery worker
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
 

@@ -29,6 +29,9 @@ class CompanyTask(TenantTask):
 
     abstract = True
     kind = "tenant"
+    # Set (``@tenant_task(fan_out_minutes=60)``) to have the periodic tick enqueue the task
+    # for every active company at that interval.
+    fan_out_minutes: int | None = None
 
     def __call__(self, *args, **kwargs):
         if connection.schema_name == "public":
@@ -69,3 +72,22 @@ def platform_task(*args, **kwargs):
     """Declare a task that works across companies, from the public schema."""
     kwargs.setdefault("base", PlatformTask)
     return app.task(*args, **kwargs)
+
+
+def registered_tasks() -> dict[str, object]:
+    """Every task of the project (Celery's own ``celery.*`` left out), all modules imported."""
+    from django.apps import apps
+
+    # Imports each app's ``tasks`` module. Not ``loader.import_default_modules()``: inside a
+    # worker that re-runs django.setup(), which replaces Celery's logging configuration.
+    app.loader.autodiscover_tasks([config.name for config in apps.get_app_configs()])
+    return {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
+
+
+def fan_out_tasks() -> list[CompanyTask]:
+    """The company tasks the periodic tick enqueues for every active company."""
+    return [
+        task
+        for task in registered_tasks().values()
+        if isinstance(task, CompanyTask) and task.fan_out_minutes
+    ]

