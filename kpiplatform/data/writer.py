@@ -139,21 +139,25 @@ def _plan(dataset: str) -> _DatasetPlan:
         WITH before AS (
             SELECT {day} AS day FROM {table} t JOIN {staging} s ON t.external_id = s.external_id
             WHERE t.source = %(source)s
-              AND (t.deleted_at IS NOT NULL OR ROW({current_row}) IS DISTINCT FROM ROW({staged_row}))
+              AND (t.deleted_at IS NOT NULL
+                   OR ROW({current_row}) IS DISTINCT FROM ROW({staged_row}))
         ), written AS (
             INSERT INTO {table} AS t (source, external_id, {", ".join(data_names)}, updated_at)
             SELECT %(source)s::varchar, s.external_id, {staged_row}, now() FROM {staging} s
             ON CONFLICT (source, external_id) DO UPDATE SET
                 {", ".join(f"{n} = EXCLUDED.{n}" for n in data_names)},
                 deleted_at = NULL, updated_at = EXCLUDED.updated_at
-            WHERE t.deleted_at IS NOT NULL OR ROW({current_row}) IS DISTINCT FROM ROW({excluded_row})
+            WHERE t.deleted_at IS NOT NULL
+               OR ROW({current_row}) IS DISTINCT FROM ROW({excluded_row})
             RETURNING (t.xmax = 0) AS inserted, {day} AS day
+        ), touched AS (
+            SELECT day FROM written UNION ALL SELECT day FROM before
         )
         SELECT
             (SELECT count(*) FILTER (WHERE inserted) FROM written),
             (SELECT count(*) FILTER (WHERE NOT inserted) FROM written),
-            (SELECT min({day_sql}) FROM (SELECT day FROM written UNION ALL SELECT day FROM before) d),
-            (SELECT max({day_sql}) FROM (SELECT day FROM written UNION ALL SELECT day FROM before) d)
+            (SELECT min({day_sql}) FROM touched),
+            (SELECT max({day_sql}) FROM touched)
     """
     delete_sql = f"""
         WITH gone AS (
