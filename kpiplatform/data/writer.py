@@ -126,22 +126,20 @@ def _plan(dataset: str) -> _DatasetPlan:
     digest = hashlib.sha1(column_defs.encode(), usedforsecurity=False).hexdigest()[:10]
     staging = f"kpi_stage_{dataset}_{digest}"
     data_names = [n for n in names if n != "external_id"]
-    stored = [_staged_value(c) for c in columns if c.name != "external_id"]
+    staged_row = ", ".join(_staged_value(c) for c in columns if c.name != "external_id")
     current_row = ", ".join(f"t.{n}" for n in data_names)
     excluded_row = ", ".join(f"EXCLUDED.{n}" for n in data_names)
-    staged_row = ", ".join(stored)
     day = f"t.{date_field}" if date_field else "NULL::date"
-    day_sql = "(day AT TIME ZONE 'UTC')::date" if date_is_timestamp else "day"
-    # Both CTEs read the same snapshot: ``before`` sees the rows as they were before this
-    # statement, which gives the old dates of updated rows (a payment moved from March to
-    # May touches both months).
+
+    def day_sql(name: str) -> str:
+        return f"({name} AT TIME ZONE 'UTC')::date" if date_is_timestamp else name
+
+    old_day = f"o.{date_field}" if date_field else "NULL::date"
+    # The subquery in RETURNING reads the snapshot taken before this statement, so for an
+    # updated row it sees the old version: its old date (a payment moved from March to May
+    # touches both months). It runs only for updated rows, by primary key.
     upsert_sql = f"""
-        WITH before AS (
-            SELECT {day} AS day FROM {table} t JOIN {staging} s ON t.external_id = s.external_id
-            WHERE t.source = %(source)s
-              AND (t.deleted_at IS NOT NULL
-                   OR ROW({current_row}) IS DISTINCT FROM ROW({staged_row}))
-        ), written AS (
+        WITH written AS (
             INSERT INTO {table} AS t (source, external_id, {", ".join(data_names)}, updated_at)
             SELECT %(source)s::varchar, s.external_id, {staged_row}, now() FROM {staging} s
             ON CONFLICT (source, external_id) DO UPDATE SET
@@ -149,15 +147,14 @@ def _plan(dataset: str) -> _DatasetPlan:
                 deleted_at = NULL, updated_at = EXCLUDED.updated_at
             WHERE t.deleted_at IS NOT NULL
                OR ROW({current_row}) IS DISTINCT FROM ROW({excluded_row})
-            RETURNING (t.xmax = 0) AS inserted, {day} AS day
-        ), touched AS (
-            SELECT day FROM written UNION ALL SELECT day FROM before
+            RETURNING (t.xmax = 0) AS inserted, {day} AS day,
+                CASE WHEN NOT (t.xmax = 0)
+                     THEN (SELECT {old_day} FROM {table} o WHERE o.id = t.id) END AS old_day
         )
-        SELECT
-            (SELECT count(*) FILTER (WHERE inserted) FROM written),
-            (SELECT count(*) FILTER (WHERE NOT inserted) FROM written),
-            (SELECT min({day_sql}) FROM touched),
-            (SELECT max({day_sql}) FROM touched)
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+               least(min({day_sql("day")}), min({day_sql("old_day")})),
+               greatest(max({day_sql("day")}), max({day_sql("old_day")}))
+        FROM written
     """
     delete_sql = f"""
         WITH gone AS (
@@ -166,7 +163,7 @@ def _plan(dataset: str) -> _DatasetPlan:
               AND t.deleted_at IS NULL
             RETURNING {day} AS day
         )
-        SELECT count(*), min({day_sql}), max({day_sql}) FROM gone
+        SELECT count(*), min({day_sql("day")}), max({day_sql("day")}) FROM gone
     """
     return _DatasetPlan(
         dataset=dataset,
