@@ -85,8 +85,8 @@ class DatasetView(GenericAPIView):
 
     def initial(self, request, *args, **kwargs) -> None:
         # Refuse an oversized upload before anything reads or parses the body.
-        length = request.META.get("CONTENT_LENGTH") or 0
-        if request.method == "POST" and int(length) > import_limit_bytes():
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if request.method == "POST" and length.isdigit() and int(length) > import_limit_bytes():
             raise PayloadTooLarge(str(FileTooLarge(import_limit_bytes())))
         super().initial(request, *args, **kwargs)
 
