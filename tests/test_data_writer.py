@@ -217,3 +217,8 @@ def test_datasets_without_a_date_report_today(acme):
 def test_unknown_dataset_is_refused(acme):
     with acme.activate(), pytest.raises(WriteError, match="Unknown dataset"):
         BulkWriter("s").upsert("invoices", [])
+
+
+def test_writing_outside_a_company_schema_is_refused(db):
+    with pytest.raises(WriteError, match="No company schema"):
+        BulkWriter("s").upsert("payments", [payment("p1", dt.date(2025, 1, 1))])

@@ -23,6 +23,7 @@ from typing import Any
 
 import psycopg
 from django.db import connection, transaction
+from django_tenants.utils import get_public_schema_name
 
 from kpiplatform.data import columns as cols
 from kpiplatform.data.models import DATASETS
@@ -295,7 +296,7 @@ class BulkWriter:
 
     def upsert(self, dataset: str, records: Iterable[dict[str, Any]]) -> int:
         """Insert or update ``records``; return how many rows were inserted or updated."""
-        plan = _plan(dataset)
+        plan = self._prepare(dataset)
         counts = WriteCounts()
         low: dt.date | None = None
         high: dt.date | None = None
@@ -309,7 +310,7 @@ class BulkWriter:
 
     def delete(self, dataset: str, external_ids: Iterable[str]) -> int:
         """Tombstone the records (set ``deleted_at``); return how many were live."""
-        plan = _plan(dataset)
+        plan = self._prepare(dataset)
         counts = WriteCounts()
         low: dt.date | None = None
         high: dt.date | None = None
@@ -327,6 +328,12 @@ class BulkWriter:
                 high = page_high if high is None else max(high, page_high or high)
         self._finish(plan, counts, low, high)
         return counts.deleted
+
+    def _prepare(self, dataset: str) -> _DatasetPlan:
+        # Canonical tables exist only in company schemas; say so rather than fail on SQL.
+        if connection.schema_name == get_public_schema_name():
+            raise WriteError("No company schema is active: canonical data belongs to a company.")
+        return _plan(dataset)
 
     def _write_page(
         self, plan: _DatasetPlan, page: dict[str, tuple]
