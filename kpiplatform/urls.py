@@ -8,4 +8,5 @@ urlpatterns = [
     path("", web_views.home, name="home"),
     path("", include("kpiplatform.accounts.urls")),
     path("api/v1/", include("kpiplatform.api.urls")),
+    path("", include("kpiplatform.kpis.urls")),
 ]

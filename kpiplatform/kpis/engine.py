@@ -125,17 +125,19 @@ def compute_kpis(
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
     context: SqlKPIContext | None = None,
+    kpis: dict[str, KPI] | None = None,
 ) -> ComputationReport:
     """Compute and store ``keys`` (all KPIs by default) in the current company's schema.
 
     Periods run from the period containing ``first_day`` (default: the first day of the data
     the KPI reads) to the one containing ``last_day`` (default: today in the company's time
     zone). Values of those periods that a KPI no longer produces are removed; with no
-    ``first_day``, every other stored value of the KPI is removed too.
+    ``first_day``, every other stored value of the KPI is removed too. ``kpis`` replaces
+    the registered definitions (a caller that holds its own).
     """
     if connection.schema_name == "public":
         raise RuntimeError("KPIs are computed inside a company schema, not in public")
-    kpis = registered_kpis()
+    kpis = registered_kpis() if kpis is None else kpis
     selected = list(kpis) if keys is None else [key for key in keys if key in kpis]
     context = context or build_context()
     last_day = last_day or company_today(context)

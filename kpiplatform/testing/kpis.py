@@ -9,6 +9,34 @@ from kpiplatform.kpis import engine, recompute
 from kpiplatform.kpis.models import CompanySettings, StoredKPIValue
 
 
+def mrr_segment(
+    customer: str, starts_on: str, ends_on: str | None, mrr: int, currency: str = "EUR"
+) -> dict:
+    """An MRR segment record: ``mrr`` in major units, days as YYYY-MM-DD, ``ends_on``
+    exclusive (None: still running)."""
+    return {
+        "customer_ref": customer,
+        "plan_ref": f"plan-{mrr}",
+        "starts_on": dt.date.fromisoformat(starts_on),
+        "ends_on": dt.date.fromisoformat(ends_on) if ends_on else None,
+        "mrr_minor": mrr * 100,
+        "currency": currency,
+    }
+
+
+# The worked example of KPI-DEFINITIONS.md (customers A to E, January to March 2025, EUR).
+WORKED_EXAMPLE_SEGMENTS = [
+    mrr_segment("A", "2025-01-01", "2025-02-10", 100),
+    mrr_segment("A", "2025-02-10", None, 150),
+    mrr_segment("B", "2025-01-01", "2025-02-15", 200),
+    mrr_segment("C", "2025-01-20", "2025-03-01", 50),
+    mrr_segment("C", "2025-03-01", None, 30),
+    mrr_segment("D", "2025-02-05", None, 80),
+    mrr_segment("E", "2025-01-01", "2025-01-31", 60),
+    mrr_segment("E", "2025-03-10", None, 60),
+]
+
+
 def configure_company(
     reporting_currency: str = "EUR", time_zone: str = "UTC", gross_margin: str = "1"
 ) -> CompanySettings:

@@ -8,40 +8,22 @@ from decimal import Decimal
 import pytest
 
 from kpiplatform.testing.data import load_records
-from kpiplatform.testing.kpis import configure_company, recompute_all, stored_values
+from kpiplatform.testing.kpis import (
+    WORKED_EXAMPLE_SEGMENTS,
+    configure_company,
+    recompute_all,
+    stored_values,
+)
 
 JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
 Q1 = JAN
-
-
-def segment(customer: str, starts: str, ends: str | None, mrr_eur: int) -> dict:
-    return {
-        "customer_ref": customer,
-        "plan_ref": f"plan-{mrr_eur}",
-        "starts_on": dt.date.fromisoformat(f"2025-{starts}"),
-        "ends_on": dt.date.fromisoformat(f"2025-{ends}") if ends else None,
-        "mrr_minor": mrr_eur * 100,
-        "currency": "EUR",
-    }
-
-
-WORKED_EXAMPLE = [
-    segment("A", "01-01", "02-10", 100),
-    segment("A", "02-10", None, 150),
-    segment("B", "01-01", "02-15", 200),
-    segment("C", "01-20", "03-01", 50),
-    segment("C", "03-01", None, 30),
-    segment("D", "02-05", None, 80),
-    segment("E", "01-01", "01-31", 60),
-    segment("E", "03-10", None, 60),
-]
 
 
 @pytest.fixture
 def worked_example(acme):
     with acme.activate():
         configure_company("EUR", "Europe/Paris", "1")
-        load_records("mrr_segments", WORKED_EXAMPLE)
+        load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
         report = recompute_all()
         assert not report.failed, report.failed
         yield acme
