@@ -162,6 +162,9 @@ class KPIContext(Protocol):
     time_zone: str  # IANA name, e.g. "Europe/Paris"
     gross_margin: Decimal  # 0..1
 
+    # The last day that counts (today in the company's time zone): a period reaching past it
+    # is measured up to it, so scheduled future changes do not show before they happen.
+    as_of: dt.date
     # Scratch space shared by the KPIs of one computation run (e.g. facts several KPIs read).
     memo: dict[Any, Any]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,6 +36,7 @@ class SqlKPIContext:
     reporting_currency: str
     time_zone: str
     gross_margin: Decimal
+    as_of: dt.date = field(default_factory=dt.date.today)
     computed: dict[str, dict[Period, KPIResult]] = field(default_factory=dict)
     memo: dict[Any, Any] = field(default_factory=dict)
 

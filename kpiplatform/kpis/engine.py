@@ -50,11 +50,13 @@ class ComputationReport:
 def build_context() -> SqlKPIContext:
     """The context KPIs of the current company compute with."""
     settings = CompanySettings.current()
-    return SqlKPIContext(
+    context = SqlKPIContext(
         reporting_currency=settings.reporting_currency,
         time_zone=settings.time_zone,
         gross_margin=settings.gross_margin,
     )
+    context.as_of = company_today(context)
+    return context
 
 
 def company_today(context: SqlKPIContext) -> dt.date:
@@ -121,7 +123,7 @@ def first_data_day(context: SqlKPIContext, datasets: Iterable[str]) -> dt.date |
 
 def compute_kpis(
     keys: Iterable[str] | None = None,
-    grains: Sequence[Grain] = ALL_GRAINS,
+    grains: Sequence[Grain | str] = ALL_GRAINS,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
     context: SqlKPIContext | None = None,
@@ -138,9 +140,11 @@ def compute_kpis(
     if connection.schema_name == "public":
         raise RuntimeError("KPIs are computed inside a company schema, not in public")
     kpis = registered_kpis() if kpis is None else kpis
+    grains = [Grain(grain) for grain in grains]
     selected = list(kpis) if keys is None else [key for key in keys if key in kpis]
     context = context or build_context()
     last_day = last_day or company_today(context)
+    context.as_of = last_day
     computed_at = timezone.now()
     report = ComputationReport()
     try:

@@ -101,7 +101,7 @@ WITH moved AS (
     SELECT m.source, m.customer_ref, m.day, m.kind, m.amount, m.mrr_before, m.mrr_after,
            {segment_columns}
     FROM {ledger} m {customers_join}
-    WHERE m.day < %(last_end)s
+    WHERE m.day < %(last_end)s AND m.day <= %(as_of)s
 ),
 per_customer AS (
     -- One row per customer and period with movements: its MRR at the start and the end.
@@ -187,7 +187,13 @@ def period_facts(
     if not periods:
         return {}
     grain = periods[0].grain
-    memo_key = ("subscription.period_facts", grain, periods[0].start, periods[-1].end)
+    memo_key = (
+        "subscription.period_facts",
+        grain,
+        periods[0].start,
+        periods[-1].end,
+        context.as_of,
+    )
     if memo_key in context.memo:
         return context.memo[memo_key]
     segmented = grain in SEGMENTED_GRAINS
@@ -209,6 +215,7 @@ def period_facts(
             "unit": _trunc_unit(grain),
             "first_start": periods[0].start,
             "last_end": periods[-1].end,
+            "as_of": context.as_of,
             "starts": [period.start for period in periods],
         },
     )
@@ -416,7 +423,7 @@ WITH first_paid AS (
 tagged AS (
     SELECT date_trunc(%(unit)s, f.day::timestamp)::date AS pstart, {segment_columns}
     FROM first_paid f {customers_join}
-    WHERE f.day >= %(first_start)s AND f.day < %(last_end)s
+    WHERE f.day >= %(first_start)s AND f.day < %(last_end)s AND f.day <= %(as_of)s
 )
 SELECT {kind_expr}, {segment_expr}, pstart, count(*)
 FROM tagged
@@ -448,6 +455,7 @@ class NewCustomersKPI(KPI):
                 "unit": _trunc_unit(grain),
                 "first_start": periods[0].start,
                 "last_end": periods[-1].end,
+                "as_of": context.as_of,
             },
         )
         counts: dict[SegmentKey, dict] = {("", ""): {}}
