@@ -28,25 +28,28 @@ _SCOPE = "_ledger_scope"
 
 @dataclass(frozen=True)
 class LedgerBuild:
-    """What a rebuild did: how many customers it covered and the first day whose movements
-    differ from before (None when no movement changed), which bounds the KPI recompute."""
+    """What a rebuild did: how many customers it covered (None: all) and the first day whose
+    movements differ from before (None when none changed), which bounds the KPI recompute."""
 
-    customers: int
+    customers: int | None
     first_changed_day: dt.date | None
 
 
-def _segments_sql(context: SqlKPIContext, scoped: bool) -> str:
+def _segments_sql(context: SqlKPIContext, scoped: bool, foreign_only: bool = False) -> str:
     money = context.money_sql("s.mrr_minor", "s.currency", "s.starts_on")
     scope = (
         f"JOIN {_SCOPE} sc ON sc.source = s.source AND sc.customer_ref = s.customer_ref"
         if scoped
         else ""
     )
+    # Only segments in another currency than the reporting one can lack a rate.
+    reporting = context.reporting_currency.replace("'", "")
+    foreign = f"AND s.currency <> '{reporting}'" if foreign_only else ""
     return f"""
         SELECT s.source, s.customer_ref, s.external_id, s.starts_on, s.ends_on, s.currency,
                {money} AS mrr
         FROM data_mrr_segments s {scope}
-        WHERE s.deleted_at IS NULL AND s.mrr_minor <> 0
+        WHERE s.deleted_at IS NULL AND s.mrr_minor <> 0 {foreign}
     """
 
 
@@ -98,7 +101,7 @@ def _warnings_sql(context: SqlKPIContext, scoped: bool) -> str:
                'MRR segment ' || external_id || ' of customer ' || customer_ref
                || ' is left out: no ' || currency || ' exchange rate on or before '
                || starts_on, now()
-        FROM ({_segments_sql(context, scoped)}) seg
+        FROM ({_segments_sql(context, scoped, foreign_only=True)}) seg
         WHERE mrr IS NULL
     """
 
@@ -140,19 +143,17 @@ def rebuild_all(context: SqlKPIContext) -> LedgerBuild:
         )
         cursor.execute("DELETE FROM kpis_data_warning WHERE kind = %s", [NO_RATE_WARNING])
         cursor.execute(_warnings_sql(context, scoped=False))
-        cursor.execute(
-            "SELECT min(day), count(DISTINCT (source, customer_ref)) FROM kpis_mrr_movement"
-        )
-        new_first, customers = cursor.fetchone()
+        cursor.execute("SELECT min(day) FROM kpis_mrr_movement")
+        new_first = cursor.fetchone()[0]
         _save_state(seen_until)
     firsts = [day for day in (old_first, new_first) if day is not None]
-    return LedgerBuild(customers, min(firsts) if firsts else None)
+    return LedgerBuild(None, min(firsts) if firsts else None)
 
 
 def rebuild_changed(context: SqlKPIContext) -> LedgerBuild:
     """Rebuild the ledger of the customers whose segments were written since the last build."""
     state = LedgerState.objects.first()
-    if state is None or state.segments_seen_until is None:
+    if state is None or state.segments_seen_until is None or _lost_after_crash(context):
         return rebuild_all(context)
     with transaction.atomic(), connection.cursor() as cursor:
         _lock(cursor)
@@ -198,6 +199,15 @@ def rebuild_changed(context: SqlKPIContext) -> LedgerBuild:
         _save_state(seen_until)
         cursor.execute(f"DROP TABLE {_SCOPE}; DROP TABLE _ledger_old")
     return LedgerBuild(customers, first_changed)
+
+
+def _lost_after_crash(context: SqlKPIContext) -> bool:
+    # The ledger is UNLOGGED: after a crash PostgreSQL empties it, while segments remain.
+    rows = context.query(
+        "SELECT NOT EXISTS (SELECT 1 FROM kpis_mrr_movement) AND EXISTS (SELECT 1 FROM "
+        "data_mrr_segments WHERE deleted_at IS NULL AND mrr_minor <> 0)"
+    )
+    return rows[0][0]
 
 
 def _lock(cursor) -> None:
