@@ -163,6 +163,7 @@ def compute_kpis(
         start = min(start, last_day)
         try:
             with transaction.atomic():
+                _set_work_mem()
                 for grain in grains:
                     periods = Period.between(grain, start, last_day)
                     values = list(kpi.compute(context, periods))
@@ -182,6 +183,16 @@ def compute_kpis(
             _record_failure(kpi.key, error, computed_at)
             report.failed[kpi.key] = error.strip().splitlines()[-1]
     return report
+
+
+# Memory for the sorts and hashes of one KPI query: whole-history aggregates spill to disk
+# with PostgreSQL's 4 MB default.
+KPI_WORK_MEM = "64MB"
+
+
+def _set_work_mem() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [KPI_WORK_MEM])
 
 
 _UPSERT = """
@@ -255,6 +266,9 @@ def recompute_everything(context: SqlKPIContext | None = None) -> ComputationRep
     new deployment, ``manage.py recompute_kpis``)."""
     context = context or build_context()
     ledger.rebuild_all(context)
+    # Fresh statistics: the KPI queries plan on the rebuilt ledger's real size.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE kpis_mrr_movement")
     return compute_kpis(context=context)
 
 

@@ -405,20 +405,32 @@ ARPA = MovementKPI(
 
 
 NEW_CUSTOMERS_SQL = """
-WITH first_paid AS (
-    SELECT source, customer_ref, min(day) AS day
-    FROM (
-        SELECT source, customer_ref, min(day) AS day
-        FROM {ledger} WHERE kind = 'new'
-        GROUP BY source, customer_ref
-        UNION ALL
-        SELECT source, customer_ref, min({paid_day}) AS day
-        FROM data_payments
-        WHERE deleted_at IS NULL AND status = 'succeeded' AND kind = 'charge'
-          AND customer_ref <> ''
-        GROUP BY source, customer_ref
-    ) firsts
-    GROUP BY source, customer_ref
+WITH candidates AS (
+    -- Paid days inside the periods; a customer counts if none of its paid days is earlier.
+    SELECT source, customer_ref, day
+    FROM {ledger} WHERE kind = 'new' AND day >= %(first_start)s
+    UNION ALL
+    SELECT source, customer_ref, {paid_day}
+    FROM data_payments
+    WHERE deleted_at IS NULL AND status = 'succeeded' AND kind = 'charge'
+      AND customer_ref <> ''
+      -- A day of margin covers any time zone; the exact local day is filtered below.
+      AND occurred_at >= %(first_start)s::timestamptz - interval '1 day'
+),
+first_paid AS (
+    SELECT c.source, c.customer_ref, min(c.day) AS day
+    FROM candidates c
+    WHERE c.day >= %(first_start)s
+    GROUP BY c.source, c.customer_ref
+    HAVING NOT EXISTS (
+               SELECT 1 FROM {ledger} m
+               WHERE m.source = c.source AND m.customer_ref = c.customer_ref
+                 AND m.kind = 'new' AND m.day < %(first_start)s)
+       AND NOT EXISTS (
+               SELECT 1 FROM data_payments p
+               WHERE p.source = c.source AND p.customer_ref = c.customer_ref
+                 AND p.deleted_at IS NULL AND p.status = 'succeeded' AND p.kind = 'charge'
+                 AND {earlier_paid_day} < %(first_start)s)
 ),
 tagged AS (
     SELECT date_trunc(%(unit)s, f.day::timestamp)::date AS pstart, {segment_columns}
@@ -443,6 +455,7 @@ class NewCustomersKPI(KPI):
         sql = NEW_CUSTOMERS_SQL.format(
             ledger=MRR_MOVEMENTS_TABLE,
             paid_day=context.local_date_sql("occurred_at"),
+            earlier_paid_day=context.local_date_sql("p.occurred_at"),
             segment_columns=_segment_columns() if segmented else "'' AS country, '' AS channel",
             customers_join=_customer_segments_join("f") if segmented else "",
             kind_expr=kind_expr,
