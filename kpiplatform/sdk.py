@@ -154,6 +154,14 @@ class KPIValue:
     segment: str = ""
 
 
+# The MRR movements ledger the platform keeps in every company schema; KPIs read it with SQL.
+# Columns: source, customer_ref, day, kind (new, expansion, contraction, churn, reactivation),
+# amount (signed), mrr_before, mrr_after; money in major units of the reporting currency.
+# One row per change of a customer's MRR (KPI-DEFINITIONS.md, "MRR movements"). It is rebuilt
+# from the ``mrr_segments`` dataset, so a KPI reading it declares ``requires=("mrr_segments",)``.
+MRR_MOVEMENTS_TABLE = "kpis_mrr_movement"
+
+
 class KPIContext(Protocol):
     """What a KPI computes with, inside the company's schema (a Celery task)."""
 
@@ -161,21 +169,30 @@ class KPIContext(Protocol):
     time_zone: str  # IANA name, e.g. "Europe/Paris"
     gross_margin: Decimal  # 0..1
 
+    # The last day that counts (today in the company's time zone): a period reaching past it
+    # is measured up to it, so scheduled future changes do not show before they happen.
+    as_of: dt.date
+    # Scratch space shared by the KPIs of one computation run (e.g. facts several KPIs read).
+    memo: dict[Any, Any]
+
     def query(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
         """Run SQL in the company's schema and return all rows."""
         ...
 
     def values_of(self, key: str, periods: Sequence[Period]) -> dict[Period, KPIResult]:
-        """Values of another KPI (declared in ``depends_on``) computed earlier in this run."""
+        """Values of another KPI (declared in ``depends_on``) for ``periods`` (all segments
+        combined): computed earlier in this run, or else as last stored."""
         ...
 
     def money_sql(self, amount_minor: str, currency: str, day: str) -> str:
-        """SQL converting minor units of ``currency`` to major units of the reporting currency
-        at the latest rate on or before ``day``; NULL when no rate is known (leave it out)."""
+        """SQL converting the column ``amount_minor`` of ``currency`` to major units of the
+        reporting currency at the latest rate on or before ``day``; NULL when no rate is known
+        (leave such records out: the platform reports them as data-quality warnings)."""
         ...
 
     def local_date_sql(self, timestamp: str) -> str:
-        """SQL for the calendar day of ``timestamp`` in the company's time zone."""
+        """SQL for the calendar day of the timestamp column ``timestamp`` in the company's
+        time zone."""
         ...
 
 
@@ -295,6 +312,7 @@ class NotificationChannel:
 
 __all__ = [
     "KPI",
+    "MRR_MOVEMENTS_TABLE",
     "SDK_VERSION",
     "ConfigField",
     "Connector",

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("kpiplatform.accounts.urls")),
     path("api/v1/", include("kpiplatform.api.urls")),
     path("plugins/", include("kpiplatform.plugins.urls")),
+    path("", include("kpiplatform.kpis.urls")),
 ]

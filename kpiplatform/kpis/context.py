@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -9,6 +10,7 @@ from typing import Any
 
 from django.db import connection
 
+from kpiplatform.kpis.models import StoredKPIValue
 from kpiplatform.sdk import KPIResult, Period
 
 # ISO 4217 minor-unit exponents that are not 2; every other currency has 2 decimals.
@@ -34,7 +36,9 @@ class SqlKPIContext:
     reporting_currency: str
     time_zone: str
     gross_margin: Decimal
+    as_of: dt.date = field(default_factory=dt.date.today)
     computed: dict[str, dict[Period, KPIResult]] = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     def query(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
         with connection.cursor() as cursor:
@@ -43,6 +47,9 @@ class SqlKPIContext:
 
     def values_of(self, key: str, periods: Sequence[Period]) -> dict[Period, KPIResult]:
         known = self.computed.get(key, {})
+        missing = [period for period in periods if period not in known]
+        if missing:
+            known = {**known, **_stored_values(key, missing)}
         return {period: known[period] for period in periods if period in known}
 
     def money_sql(self, amount_minor: str, currency: str, day: str) -> str:
@@ -63,3 +70,19 @@ class SqlKPIContext:
         """SQL for the calendar day of ``timestamp`` in the company's time zone."""
         zone = self.time_zone.replace("'", "")
         return f"(({timestamp}) AT TIME ZONE '{zone}')::date"
+
+
+def _stored_values(key: str, periods: Sequence[Period]) -> dict[Period, KPIResult]:
+    """Values of ``key`` as last stored (all segments combined), for periods of one grain."""
+    by_start = {period.start: period for period in periods}
+    rows = StoredKPIValue.objects.filter(
+        kpi=key,
+        grain=periods[0].grain.value,
+        period_start__in=list(by_start),
+        segment_kind="",
+        segment="",
+    ).values_list("period_start", "value", "numerator", "denominator", "reason")
+    return {
+        by_start[start]: KPIResult(value, numerator, denominator, reason)
+        for start, value, numerator, denominator, reason in rows
+    }

@@ -63,3 +63,100 @@ class StoredKPIValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kpi} {self.grain} {self.period_start}: {self.value}"
+
+
+class MrrMovement(models.Model):
+    """One change of one customer's MRR on one day, in reporting-currency major units.
+
+    Materialised from the MRR segments by :mod:`kpiplatform.kpis.ledger`; every movement KPI
+    is a sum over this table, and a user can open any number down to these rows. A customer
+    has at most one movement a day, hence the key. The table is UNLOGGED (migration 0002):
+    it is derived data, rebuilt from the segments, and a full rebuild writes it twice as fast
+    without WAL; after a crash PostgreSQL empties it and the next computation rebuilds it.
+    """
+
+    pk = models.CompositePrimaryKey("source", "customer_ref", "day")
+
+    class Kind(models.TextChoices):
+        NEW = "new", "New business"
+        EXPANSION = "expansion", "Expansion"
+        CONTRACTION = "contraction", "Contraction"
+        CHURN = "churn", "Churn"
+        REACTIVATION = "reactivation", "Reactivation"
+
+    source = models.CharField(max_length=64)
+    customer_ref = models.CharField(max_length=255)
+    day = models.DateField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    amount = models.DecimalField(max_digits=30, decimal_places=12)
+    mrr_before = models.DecimalField(max_digits=30, decimal_places=12)
+    mrr_after = models.DecimalField(max_digits=30, decimal_places=12)
+
+    class Meta:
+        db_table = "kpis_mrr_movement"
+
+    def __str__(self) -> str:
+        return f"{self.customer_ref} {self.day} {self.kind} {self.amount}"
+
+
+class LedgerState(models.Model):
+    """Single row: up to which segment write (``updated_at``) the ledger is built."""
+
+    segments_seen_until = models.DateTimeField(null=True)
+    built_at = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "kpis_ledger_state"
+
+    def __str__(self) -> str:
+        return f"ledger built at {self.built_at}"
+
+
+class DataWarning(models.Model):
+    """A data-quality problem found while computing (e.g. a segment with no exchange rate)."""
+
+    kind = models.CharField(max_length=64)
+    dataset = models.CharField(max_length=64)
+    source = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=255)
+    customer_ref = models.CharField(max_length=255, blank=True, default="")
+    day = models.DateField(null=True)
+    message = models.CharField(max_length=500)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "kpis_data_warning"
+        indexes = [models.Index(fields=["kind", "source", "customer_ref"], name="warning_customer")]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class KPIComputation(models.Model):
+    """The outcome of the last computation of one KPI: when, and the error if it failed."""
+
+    kpi = models.CharField(max_length=100, unique=True)
+    computed_at = models.DateTimeField(null=True)
+    failed_at = models.DateTimeField(null=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "kpis_computation"
+
+    def __str__(self) -> str:
+        return f"{self.kpi}: {'failed' if self.error else 'ok'}"
+
+
+class PendingChange(models.Model):
+    """Canonical data written since the last recompute; a task takes them all at once."""
+
+    dataset = models.CharField(max_length=64)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "kpis_pending_change"
+
+    def __str__(self) -> str:
+        return f"{self.dataset} {self.first_day}..{self.last_day}"

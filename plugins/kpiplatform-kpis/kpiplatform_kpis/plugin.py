@@ -1,20 +1,15 @@
-"""Entry point of the built-in KPI library."""
+"""Entry point of the built-in KPI library: every family module exposes ``KPIS``."""
 
-from kpiplatform.sdk import Tier, hookimpl
-
-from . import acquisition, revenue, satisfaction, web
+from kpiplatform.sdk import KPI, Tier, hookimpl
+from kpiplatform_kpis import acquisition, revenue, satisfaction, subscription, web
 
 SDK_SUPPORTS = ">=1.0,<2"
 TIER = Tier.ESSENTIAL  # the KPIs every page is built on: a company cannot switch them off
 
-MODULES = (
-    revenue,
-    acquisition,
-    web,
-    satisfaction,
-)
+# One module per KPI family of KPI-DEFINITIONS.md.
+FAMILIES = (subscription, revenue, acquisition, web, satisfaction)
 
 
 @hookimpl
-def register_kpis():
-    return [kpi for module in MODULES for kpi in module.KPIS]
+def register_kpis() -> list[KPI]:
+    return [kpi for family in FAMILIES for kpi in family.KPIS]

@@ -136,7 +136,11 @@ def test_ltv_to_cac_and_cac_payback_read_clv_cac_and_arpa():
         FEB: KPIResult(None, reason="no churn observed"),
         MAR: KPIResult.amount(900),
     }
-    context.computed["arpa"] = {JAN: KPIResult.amount(125), FEB: KPIResult.amount(100)}
+    context.computed["arpa"] = {
+        JAN: KPIResult.amount(125),
+        FEB: KPIResult.amount(100),
+        MAR: KPIResult.amount(90),
+    }
     periods = [JAN, FEB, MAR]
 
     ltv = {v.period: v.result for v in LifetimeValueToCac().compute(context, periods)}

@@ -1,0 +1,321 @@
+"""The KPI engine: computes KPIs in the current company's schema and stores their values.
+
+Each KPI computes every period of a grain in one call (SQL inside PostgreSQL); the engine
+stores the values with one bulk upsert per KPI and grain and removes values that are no longer
+produced. A KPI that fails is logged and recorded against it; the others carry on. Pages and
+the API read the stored values only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import traceback
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from kpiplatform import plugins
+from kpiplatform.data.models import DATASETS
+from kpiplatform.kpis import ledger
+from kpiplatform.kpis.context import SqlKPIContext
+from kpiplatform.kpis.models import CompanySettings, KPIComputation
+from kpiplatform.kpis.registry import registered_kpis, registered_kpis_by_plugin
+from kpiplatform.sdk import KPI, DatasetChanges, Grain, KPIValue, Period
+
+logger = logging.getLogger(__name__)
+
+ALL_GRAINS: tuple[Grain, ...] = tuple(Grain)
+# Reference data that does not place anything in time; it never widens the computed range.
+_TIMELESS_DATASETS = {"exchange_rates", "plans"}
+# Datasets whose change invalidates every stored money value (conversion), hence every KPI.
+_EVERYTHING_DATASETS = {"exchange_rates"}
+
+
+class KPIDependencyCycle(ValueError):
+    """KPIs depend on each other in a circle; none of them can be computed first."""
+
+
+@dataclass
+class ComputationReport:
+    """What one engine run did."""
+
+    computed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    values_stored: int = 0
+
+
+def build_context() -> SqlKPIContext:
+    """The context KPIs of the current company compute with."""
+    settings = CompanySettings.current()
+    context = SqlKPIContext(
+        reporting_currency=settings.reporting_currency,
+        time_zone=settings.time_zone,
+        gross_margin=settings.gross_margin,
+    )
+    context.as_of = company_today(context)
+    return context
+
+
+def company_today(context: SqlKPIContext) -> dt.date:
+    """Today in the company's time zone."""
+    return timezone.now().astimezone(zoneinfo.ZoneInfo(context.time_zone)).date()
+
+
+def ordered_by_dependencies(kpis: dict[str, KPI], keys: Iterable[str]) -> list[KPI]:
+    """``keys`` ordered so that every KPI comes after the KPIs it depends on (those among
+    ``keys``; the others are read from their stored values)."""
+    wanted = set(keys)
+    ordered: list[KPI] = []
+    state: dict[str, str] = {}
+
+    def visit(key: str, path: tuple[str, ...]) -> None:
+        if state.get(key) == "done":
+            return
+        if state.get(key) == "visiting":
+            raise KPIDependencyCycle(" -> ".join((*path, key)))
+        state[key] = "visiting"
+        for dependency in kpis[key].depends_on:
+            if dependency in wanted and dependency in kpis:
+                visit(dependency, (*path, key))
+        state[key] = "done"
+        ordered.append(kpis[key])
+
+    for key in sorted(wanted):
+        visit(key, ())
+    return ordered
+
+
+def dependents_of(kpis: dict[str, KPI], keys: Iterable[str]) -> set[str]:
+    """``keys`` and every KPI that depends on one of them, directly or not."""
+    result = set(keys)
+    grew = True
+    while grew:
+        grew = False
+        for key, kpi in kpis.items():
+            if key not in result and result.intersection(kpi.depends_on):
+                result.add(key)
+                grew = True
+    return result
+
+
+def first_data_day(context: SqlKPIContext, datasets: Iterable[str]) -> dt.date | None:
+    """The earliest day any record of ``datasets`` is placed on (in the company's time zone)."""
+    parts = []
+    for name in sorted(set(datasets) - _TIMELESS_DATASETS):
+        model = DATASETS.get(name)
+        if model is None or not model.date_field:
+            continue
+        column = model._meta.get_field(model.date_field)
+        day = (
+            context.local_date_sql(column.column)
+            if column.get_internal_type() == "DateTimeField"
+            else column.column
+        )
+        parts.append(f"(SELECT min({day}) FROM {model._meta.db_table} WHERE deleted_at IS NULL)")
+    if not parts:
+        return None
+    rows = context.query(f"SELECT least({', '.join(parts)})")
+    return rows[0][0]
+
+
+def compute_kpis(
+    keys: Iterable[str] | None = None,
+    grains: Sequence[Grain | str] = ALL_GRAINS,
+    first_day: dt.date | None = None,
+    last_day: dt.date | None = None,
+    context: SqlKPIContext | None = None,
+    kpis: dict[str, KPI] | None = None,
+) -> ComputationReport:
+    """Compute and store ``keys`` (all KPIs by default) in the current company's schema.
+
+    Periods run from the period containing ``first_day`` (default: the first day of the data
+    the KPI reads) to the one containing ``last_day`` (default: today in the company's time
+    zone). Values of those periods that a KPI no longer produces are removed; with no
+    ``first_day``, every other stored value of the KPI is removed too. ``kpis`` replaces
+    the registered definitions (a caller that holds its own).
+    """
+    if connection.schema_name == "public":
+        raise RuntimeError("KPIs are computed inside a company schema, not in public")
+    if kpis is None:
+        by_plugin = registered_kpis_by_plugin()
+        kpis = {key: kpi for key, (kpi, _) in by_plugin.items()}
+        plugin_of = {key: plugin_name for key, (_, plugin_name) in by_plugin.items()}
+    else:
+        plugin_of = {}
+    grains = [Grain(grain) for grain in grains]
+    selected = list(kpis) if keys is None else [key for key in keys if key in kpis]
+    context = context or build_context()
+    last_day = last_day or company_today(context)
+    context.as_of = last_day
+    computed_at = timezone.now()
+    report = ComputationReport()
+    try:
+        ordered = ordered_by_dependencies(kpis, selected)
+    except KPIDependencyCycle as cycle:
+        for key in selected:
+            _record_failure(key, f"dependency cycle: {cycle}", computed_at)
+            report.failed[key] = str(cycle)
+        return report
+    data_start: dict[tuple[str, ...], dt.date | None] = {}
+    for kpi in ordered:
+        requires = tuple(sorted(kpi.requires))
+        if requires not in data_start:
+            data_start[requires] = first_data_day(context, requires)
+        start = first_day or data_start[requires] or last_day
+        start = min(start, last_day)
+        try:
+            with transaction.atomic():
+                _set_work_mem()
+                for grain in grains:
+                    periods = Period.between(grain, start, last_day)
+                    values = _compute(kpi, plugin_of.get(kpi.key), context, periods)
+                    report.values_stored += _store(
+                        kpi.key, grain, periods, values, computed_at, full=first_day is None
+                    )
+                    context.computed.setdefault(kpi.key, {}).update(
+                        (value.period, value.result)
+                        for value in values
+                        if not value.segment_kind and not value.segment
+                    )
+                _record_success(kpi.key, computed_at)
+            report.computed.append(kpi.key)
+        except Exception:
+            error = traceback.format_exc()
+            logger.exception("KPI %s failed", kpi.key)
+            _record_failure(kpi.key, error, computed_at)
+            report.failed[kpi.key] = error.strip().splitlines()[-1]
+    if report.computed:
+        plugins.notify_kpi_values_updated(report.computed)
+    return report
+
+
+class KPIComputeFailed(RuntimeError):
+    """A plugin's KPI raised; the error is recorded against the plugin for admins."""
+
+
+def _compute(kpi: KPI, plugin_name: str | None, context, periods) -> list[KPIValue]:
+    """Run a KPI's compute; a plugin's failure is recorded against the plugin and re-raised
+    here so that this KPI alone is marked failed while the others carry on."""
+    if plugin_name is None:  # definitions passed in by the caller, not from a plugin
+        return list(kpi.compute(context, periods))
+    call = plugins.call_plugin(
+        plugin_name, lambda: list(kpi.compute(context, periods)), hook=f"compute:{kpi.key}"
+    )
+    if not call.ok:
+        raise KPIComputeFailed(call.error)
+    return call.value
+
+
+# Memory for the sorts and hashes of one KPI query: whole-history aggregates spill to disk
+# with PostgreSQL's 4 MB default.
+KPI_WORK_MEM = "64MB"
+
+
+def _set_work_mem() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [KPI_WORK_MEM])
+
+
+_UPSERT = """
+INSERT INTO kpis_value (kpi, grain, period_start, period_end, segment_kind, segment,
+                        value, numerator, denominator, reason, computed_at)
+SELECT %s, %s, v.period_start, v.period_end, v.segment_kind, v.segment,
+       v.value, v.numerator, v.denominator, v.reason, %s
+FROM unnest(%s::date[], %s::date[], %s::text[], %s::text[],
+            %s::numeric[], %s::numeric[], %s::numeric[], %s::text[])
+     AS v(period_start, period_end, segment_kind, segment, value, numerator, denominator, reason)
+ON CONFLICT (kpi, grain, period_start, segment_kind, segment) DO UPDATE SET
+    period_end = EXCLUDED.period_end, value = EXCLUDED.value,
+    numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator,
+    reason = EXCLUDED.reason, computed_at = EXCLUDED.computed_at
+"""
+
+
+def _store(
+    key: str,
+    grain: Grain,
+    periods: Sequence[Period],
+    values: Sequence[KPIValue],
+    computed_at: dt.datetime,
+    full: bool,
+) -> int:
+    wanted = {period.start for period in periods}
+    values = [value for value in values if value.period.start in wanted]
+    with connection.cursor() as cursor:
+        if values:
+            cursor.execute(
+                _UPSERT,
+                [
+                    key,
+                    grain.value,
+                    computed_at,
+                    [v.period.start for v in values],
+                    [v.period.end for v in values],
+                    [v.segment_kind for v in values],
+                    [v.segment for v in values],
+                    [v.result.value for v in values],
+                    [v.result.numerator for v in values],
+                    [v.result.denominator for v in values],
+                    [v.result.reason[:255] for v in values],
+                ],
+            )
+        # Values of the computed range (or of anywhere, after a full run) that this run did
+        # not produce are stale: a segment or period that no longer has data.
+        stale = "DELETE FROM kpis_value WHERE kpi = %s AND grain = %s AND computed_at <> %s"
+        params: list = [key, grain.value, computed_at]
+        if not full:
+            stale += " AND period_start >= %s AND period_start <= %s"
+            params += [periods[0].start, periods[-1].start]
+        cursor.execute(stale, params)
+    return len(values)
+
+
+def _record_success(key: str, computed_at: dt.datetime) -> None:
+    KPIComputation.objects.update_or_create(
+        kpi=key, defaults={"computed_at": computed_at, "error": "", "failed_at": None}
+    )
+
+
+def _record_failure(key: str, error: str, failed_at: dt.datetime) -> None:
+    KPIComputation.objects.update_or_create(
+        kpi=key, defaults={"error": error, "failed_at": failed_at}
+    )
+
+
+def recompute_everything(context: SqlKPIContext | None = None) -> ComputationReport:
+    """Rebuild the MRR ledger and recompute every KPI at every grain (settings changed, a
+    new deployment, ``manage.py recompute_kpis``)."""
+    context = context or build_context()
+    ledger.rebuild_all(context)
+    # Fresh statistics: the KPI queries plan on the rebuilt ledger's real size.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE kpis_mrr_movement")
+    return compute_kpis(context=context)
+
+
+def recompute_after_changes(changes: DatasetChanges) -> ComputationReport:
+    """Recompute what ``changes`` touch: the ledger of the customers whose segments changed,
+    and the KPIs reading a changed dataset, from the first changed day to today (MRR-type
+    values are cumulative, so every later period moves too)."""
+    datasets = set(changes.ranges)
+    if not datasets:
+        return ComputationReport()
+    context = build_context()
+    kpis = registered_kpis()
+    first_days = [first for first, _ in changes.ranges.values()]
+    if datasets & _EVERYTHING_DATASETS:
+        ledger.rebuild_all(context)
+        keys = set(kpis)
+        first_days = []  # every period
+    else:
+        keys = dependents_of(kpis, [k for k, kpi in kpis.items() if datasets & set(kpi.requires)])
+        if "mrr_segments" in datasets:
+            build = ledger.rebuild_changed(context)
+            if build.first_changed_day is not None:
+                first_days.append(build.first_changed_day)
+    first_day = min(first_days) if first_days else None
+    return compute_kpis(keys=sorted(keys), first_day=first_day, context=context)

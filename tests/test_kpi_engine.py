@@ -1,0 +1,206 @@
+"""The KPI engine: ledger, currency conversion, recompute after changes, failure isolation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from kpiplatform.data.models import MrrSegment
+from kpiplatform.kpis import engine
+from kpiplatform.kpis.models import DataWarning, KPIComputation, MrrMovement, PendingChange
+from kpiplatform.kpis.registry import registered_kpis
+from kpiplatform.sdk import KPI, KPIResult, KPIValue
+from kpiplatform.testing.data import load_records
+from kpiplatform.testing.kpis import (
+    WORKED_EXAMPLE_SEGMENTS,
+    configure_company,
+    mrr_segment,
+    recompute_all,
+    recompute_pending,
+    stored_values,
+)
+
+JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
+
+
+@pytest.fixture
+def worked_example(acme):
+    with acme.activate():
+        configure_company("EUR", "Europe/Paris", "1")
+        load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
+        recompute_all()
+        PendingChange.objects.all().delete()
+        yield acme
+
+
+def test_ledger_holds_one_classified_movement_per_change(worked_example):
+    movements = list(
+        MrrMovement.objects.filter(customer_ref="E")
+        .order_by("day")
+        .values_list("day", "kind", "amount", "mrr_before", "mrr_after")
+    )
+    assert movements == [
+        (dt.date(2025, 1, 1), "new", 60, 0, 60),
+        (dt.date(2025, 1, 31), "churn", -60, 60, 0),
+        (dt.date(2025, 3, 10), "reactivation", 60, 0, 60),
+    ]
+
+
+def test_a_plan_change_at_the_same_price_is_no_movement(acme):
+    with acme.activate():
+        configure_company("EUR")
+        load_records(
+            "mrr_segments",
+            [
+                mrr_segment("Z", "2025-01-01", "2025-02-01", 100),
+                {**mrr_segment("Z", "2025-02-01", None, 100), "plan_ref": "other"},
+            ],
+        )
+        recompute_all()
+        assert list(MrrMovement.objects.values_list("kind", flat=True)) == ["new"]
+
+
+def test_segments_convert_at_the_rate_of_their_first_day_and_rate_moves_create_no_movement(acme):
+    with acme.activate():
+        configure_company("EUR")
+        now = timezone.now()
+        load_records(
+            "exchange_rates",
+            [
+                {"day": dt.date(2025, 1, 1), "currency": "USD", "rate": Decimal("0.9")},
+                {"day": dt.date(2025, 2, 1), "currency": "USD", "rate": Decimal("0.5")},
+            ],
+        )
+        load_records(
+            "mrr_segments",
+            [
+                mrr_segment("U", "2025-01-15", None, 100, currency="USD"),
+                mrr_segment("G", "2025-01-15", None, 100, currency="GBP"),
+            ],
+        )
+        recompute_all()
+        mrr = stored_values("mrr")
+        warnings = list(DataWarning.objects.filter(created_at__gte=now - dt.timedelta(hours=1)))
+    assert mrr[JAN].value == Decimal(90)
+    assert mrr[FEB].value == Decimal(90)
+    # The GBP segment has no rate: left out, and reported.
+    assert len(warnings) == 1
+    assert "no GBP exchange rate" in warnings[0].message
+    assert warnings[0].customer_ref == "G"
+
+
+def _computed_at(key: str, grain: str = "month") -> dict[dt.date, dt.datetime]:
+    return {start: value.computed_at for start, value in stored_values(key, grain).items()}
+
+
+def test_new_segment_recomputes_only_from_its_period_on(worked_example):
+    before = _computed_at("mrr")
+    load_records("mrr_segments", [mrr_segment("F", "2025-03-15", None, 40)])
+    assert PendingChange.objects.filter(dataset="mrr_segments").exists()
+    recompute_pending()
+    after = _computed_at("mrr")
+    mrr = stored_values("mrr")
+    assert mrr[MAR].value == 360
+    assert mrr[FEB].value == 280
+    assert after[JAN] == before[JAN] and after[FEB] == before[FEB]
+    assert after[MAR] > before[MAR]
+    assert stored_values("new_business_mrr")[MAR].value == 40
+    assert not PendingChange.objects.exists()
+
+
+def test_changed_segment_recomputes_from_the_earliest_day_its_movements_changed(worked_example):
+    before = _computed_at("mrr")
+    # D's segment moves from 5 February to 5 January: the change reaches back to January.
+    MrrSegment.objects.filter(customer_ref="D").update(
+        starts_on=dt.date(2025, 1, 5), updated_at=timezone.now()
+    )
+    load_records("customers", [{"external_id": "D", "country": "FR"}])
+    PendingChange.objects.create(
+        dataset="mrr_segments", first_day=dt.date(2025, 2, 5), last_day=dt.date(2025, 2, 5)
+    )
+    recompute_pending()
+    mrr = stored_values("mrr")
+    assert mrr[JAN].value == 430
+    assert _computed_at("mrr")[JAN] > before[JAN]
+
+
+def test_data_a_kpi_does_not_read_recomputes_nothing_of_it(worked_example):
+    before = {key: _computed_at(key) for key in ("mrr", "new_customers")}
+    load_records(
+        "spend", [{"spent_on": dt.date(2025, 3, 3), "amount_minor": 1000, "currency": "EUR"}]
+    )
+    recompute_pending()
+    assert _computed_at("mrr") == before["mrr"]
+    # A first payment moves new customers only.
+    load_records(
+        "payments",
+        [
+            {
+                "customer_ref": "P",
+                "occurred_at": dt.datetime(2025, 3, 4, 12, tzinfo=dt.UTC),
+                "amount_minor": 5000,
+                "currency": "EUR",
+            }
+        ],
+    )
+    recompute_pending()
+    assert _computed_at("mrr") == before["mrr"]
+    assert stored_values("new_customers")[MAR].value == 1
+    assert _computed_at("new_customers")[FEB] == before["new_customers"][FEB]
+
+
+@dataclass
+class BrokenKPI(KPI):
+    def compute(self, context, periods):
+        raise ZeroDivisionError("bad plugin arithmetic")
+
+
+@dataclass
+class EchoMrrKPI(KPI):
+    """Reads another KPI's values through the context (depends_on)."""
+
+    def compute(self, context, periods):
+        for period, result in context.values_of("mrr", periods).items():
+            yield KPIValue(period, KPIResult.amount(result.value))
+
+
+def test_a_failing_kpi_is_recorded_and_the_others_are_computed(worked_example):
+    kpis = {
+        **registered_kpis(),
+        "broken": BrokenKPI(key="broken", requires=("mrr_segments",)),
+        "echo": EchoMrrKPI(key="echo", requires=("mrr_segments",), depends_on=("mrr",)),
+    }
+    report = engine.compute_kpis(kpis=kpis, grains=["month"])
+    assert "broken" in report.failed
+    assert "mrr" in report.computed
+    assert report.computed.index("mrr") < report.computed.index("echo")
+    assert stored_values("echo")[MAR].value == 320
+    failure = KPIComputation.objects.get(kpi="broken")
+    assert "bad plugin arithmetic" in failure.error
+
+
+def test_values_no_longer_produced_are_removed(worked_example):
+    assert stored_values("mrr", "quarter", "country", "unknown")
+    load_records("customers", [{"external_id": c, "country": "DE"} for c in "ABCDE"])
+    recompute_all()
+    assert not stored_values("mrr", "quarter", "country", "unknown")
+    assert stored_values("mrr", "quarter", "country", "DE")[JAN].value == 320
+
+
+def test_recompute_command_covers_every_company(worked_example, capsys):
+    call_command("recompute_kpis", "--company", "acme")
+    assert "acme:" in capsys.readouterr().out
+
+
+def test_data_changes_schedule_one_recompute_per_company(acme, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks, acme.activate():
+        PendingChange.objects.all().delete()
+        load_records("mrr_segments", [mrr_segment("X", "2025-01-01", None, 10)])
+        load_records("mrr_segments", [mrr_segment("Y", "2025-02-01", None, 10)])
+        assert PendingChange.objects.count() == 2
+    assert len(callbacks) == 1
