@@ -49,3 +49,12 @@ def test_every_hook_docstring_follows_the_template(hook):
     assert "Added in 1.0." in doc
     assert "Runs " in doc
     assert "first result" in doc
+
+
+def test_kpi_reference_is_generated_from_the_current_definitions():
+    """docs/kpis.md shows users the definitions the numbers follow: it must not drift."""
+    from kpiplatform.kpis.documentation import built_in_kpis, kpi_reference
+
+    reference = Path(__file__).resolve().parent.parent / "docs" / "kpis.md"
+    assert reference.read_text() == kpi_reference(), "run: manage.py document_kpis"
+    assert len(built_in_kpis()) >= 38
