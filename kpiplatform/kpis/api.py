@@ -222,6 +222,13 @@ class KPISummarySerializer(KPISerializer):
     )
 
 
+class KPISummaryResponseSerializer(serializers.Serializer):
+    grain = serializers.CharField()
+    current_period = serializers.CharField(help_text="Label of the current period, e.g. 2026-11.")
+    previous_period = serializers.CharField()
+    kpis = KPISummarySerializer(many=True)
+
+
 class KPISummaryView(APIView):
     """For every KPI: the current and the previous period's values and the change."""
 
@@ -229,7 +236,7 @@ class KPISummaryView(APIView):
         parameters=[
             OpenApiParameter("grain", enum=[grain.value for grain in Grain], default="month")
         ],
-        responses=KPISummarySerializer(many=True),
+        responses=KPISummaryResponseSerializer,
     )
     def get(self, request):
         grain = _grain(request)

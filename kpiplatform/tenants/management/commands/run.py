@@ -66,9 +66,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Signup pool: {created} spare schema(s) prepared.")
 
     def seed_demo_company(self) -> None:
-        """Hook for the demo company: runs the ``seed_demo`` command once it exists."""
+        """Prepare the demo company (the ``seed_demo`` command of a higher app; tenants may
+        not import it); what it returns goes into the banner."""
+        self.demo_line = ""
         if DEMO_SEED_COMMAND in get_commands():
-            call_command(DEMO_SEED_COMMAND)
+            self.stdout.write("Preparing the demo company...")
+            self.demo_line = call_command(DEMO_SEED_COMMAND) or ""
 
     # --- child processes ----------------------------------------------------------------------
     def start_children(self, port: int, noreload: bool) -> dict[str, subprocess.Popen]:
@@ -109,6 +112,7 @@ class Command(BaseCommand):
             f"  Landing page     http://{base}:{port}/",
             f"  Sign up          http://{base}:{port}/signup/",
             f"  Your company     http://<slug>.{base}:{port}/",
+            *([self.demo_line] if self.demo_line else []),
             f"  Database         {describe_database()}",
             f"  Celery broker    {describe_broker()}",
             "",

@@ -1,0 +1,23 @@
+"""Create the demo company (development only): ``make run`` calls this before serving."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from kpiplatform.web import demo
+
+
+class Command(BaseCommand):
+    help = "Create and fill the demo company once (only with DEBUG on)."
+
+    def handle(self, *args, **options) -> str:
+        if not settings.DEBUG:
+            return ""
+        result = demo.ensure_demo_company()
+        if result.created:
+            self.stderr.write(f"Created the demo company {demo.DEMO_NAME}.")
+        # Returned, not printed: `manage.py run` shows it in its banner.
+        return (
+            f"  Demo company     {result.url}  (log in as {demo.DEMO_EMAIL} / {demo.DEMO_PASSWORD})"
+        )
