@@ -45,6 +45,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, port: int, noreload: bool, **options) -> None:
+        if "KPI_PUBLIC_PORT" not in os.environ:
+            settings.KPI_PUBLIC_PORT = str(port)  # links printed here use the served port
         self.prepare_database()
         self.seed_demo_company()
         connection.close()  # the children open their own connections
@@ -80,6 +82,8 @@ class Command(BaseCommand):
             # The resolved URL: with the embedded server, the children attach to this one.
             "DATABASE_URL": settings.DATABASE_URL,
             "KPI_VAR_DIR": str(settings.VAR_DIR),
+            # Links to company hosts (signup hand-over, e-mails) use the port served here.
+            "KPI_PUBLIC_PORT": os.environ.get("KPI_PUBLIC_PORT", str(port)),
             "PYTHONUNBUFFERED": "1",
         }
         python = sys.executable
