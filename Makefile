@@ -36,6 +36,8 @@ test: lint  ## the whole suite, in parallel, against real PostgreSQL and a real 
 
 bench: install  ## benchmarks: each prints a table of ratios against a baseline measured alongside
 	$(PY) -m bench.signup
+	$(PY) -m bench.writer
+	$(PY) -m bench.kpis
 
 clean:
 	rm -rf $(VENV) .tools var
