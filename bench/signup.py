@@ -10,53 +10,14 @@ per company and the speed-up against migrating, measured in the same run.
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Callable
 
+from bench.database import setup_django
+
 ROUNDS = 10
 PASSWORD = "plum-orbit-canyon-77"
-
-
-def bench_database_url() -> str:
-    if "KPI_BENCH_DATABASE_URL" in os.environ:
-        return os.environ["KPI_BENCH_DATABASE_URL"]
-    base = os.environ.get("DATABASE_URL")
-    if base is None:
-        from pathlib import Path
-
-        from kpiplatform import embedded
-
-        var = Path(os.environ.get("KPI_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
-        base = embedded.embedded_database_url(var / "postgres")
-    prefix, name = base.rsplit("/", 1)
-    return f"{prefix}/{name.split('?')[0]}_bench"
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    prefix, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{prefix}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def setup_django() -> None:
-    url = bench_database_url()
-    ensure_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kpiplatform.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
 
 
 def clean() -> None:

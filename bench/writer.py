@@ -1,6 +1,6 @@
 """Writer benchmark: BulkWriter.upsert against a plain COPY of the same rows.
 
-    DATABASE_URL=postgres://.../kpi_data_bench python -m bench.writer [--rows N]
+    python -m bench.writer [--rows N]   (on the benchmark database, see bench/database.py)
 
 Generates the payments once, in memory and outside the timings (``--rows``, default
 2,000,000 over 36 months for ~100k customers), then times:
@@ -16,24 +16,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import time
 
-import django
+from bench.database import setup_django
 
 BENCH_SLUG = "writerbench"
 COPY_TABLE = "bench_payments_copy"
 
 
 def _setup() -> None:
-    if "DATABASE_URL" not in os.environ:
-        raise SystemExit("Set DATABASE_URL to a benchmark database (its data is replaced).")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kpiplatform.settings")
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate_schemas", shared=True, verbosity=0)
+    setup_django()
 
 
 def _bench_company():
