@@ -34,6 +34,12 @@ def test_seed_demo_creates_a_company_with_computed_kpis_once(db, settings):
     for key in ("mrr", "active_customers", "revenue", "cac", "nps", "engagement_rate"):
         assert by_key[key]["current"] is not None, key
     assert float(by_key["mrr"]["current"]["value"]) > 0
+    home = client.get("/")
+    assert home.status_code == 200
+    page = home.content.decode()
+    assert "No data yet" not in page
+    assert "Net revenue retention" in page or "NRR" in page
+    assert "USD " in page and " %" in page
 
     with schema_context(company.schema_name):
         stored = StoredKPIValue.objects.count()

@@ -5,6 +5,7 @@ def test_company_home_page_needs_login_and_then_shows_the_company(acme):
     page = acme.client("viewer").get("/")
     assert page.status_code == 200
     assert "Acme Inc" in page.content.decode()
+    assert "No data yet" in page.content.decode()  # an honest empty state
 
 
 def test_landing_page_on_public_host(client, db):

@@ -16,9 +16,9 @@ from rest_framework import exceptions, renderers, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kpiplatform.kpis.engine import build_context, company_today
 from kpiplatform.kpis.models import StoredKPIValue
 from kpiplatform.kpis.registry import registered_kpis_by_plugin
+from kpiplatform.kpis.summary import VALUE_FIELDS, period_summary
 from kpiplatform.sdk import KPI, Grain, Period
 
 SERIES_COLUMNS = (
@@ -91,17 +91,6 @@ def _period_row(row: dict, grain: Grain) -> dict:
         "reason": row["reason"],
         "computed_at": row["computed_at"].isoformat(),
     }
-
-
-_VALUE_FIELDS = (
-    "period_start",
-    "period_end",
-    "value",
-    "numerator",
-    "denominator",
-    "reason",
-    "computed_at",
-)
 
 
 class KPISerializer(serializers.Serializer):
@@ -183,8 +172,7 @@ class KPISeriesView(APIView):
         if end:
             values = values.filter(period_start__lte=end)
         rows = [
-            _period_row(row, grain)
-            for row in values.order_by("period_start").values(*_VALUE_FIELDS)
+            _period_row(row, grain) for row in values.order_by("period_start").values(*VALUE_FIELDS)
         ]
         if getattr(request.accepted_renderer, "format", None) == "csv":
             return _csv_response(rows, key, grain, segment_kind, segment)
@@ -240,35 +228,22 @@ class KPISummaryView(APIView):
     )
     def get(self, request):
         grain = _grain(request)
-        current = Period.containing(grain, company_today(build_context()))
-        previous = current.previous()
-        stored = StoredKPIValue.objects.filter(
-            grain=grain.value,
-            period_start__in=[current.start, previous.start],
-            segment_kind="",
-            segment="",
-        ).values("kpi", *_VALUE_FIELDS)
-        by_kpi: dict[tuple[str, dt.date], dict] = {
-            (row["kpi"], row["period_start"]): row for row in stored
-        }
-        summary = []
-        for kpi, plugin in registered_kpis_by_plugin().values():
-            now = by_kpi.get((kpi.key, current.start))
-            before = by_kpi.get((kpi.key, previous.start))
-            summary.append(
-                {
-                    **describe(kpi, plugin),
-                    "current": _period_row(now, grain) if now else None,
-                    "previous": _period_row(before, grain) if before else None,
-                    **_change(now, before),
-                }
-            )
+        summary = period_summary(grain)
+        kpis = [
+            {
+                **describe(row.kpi, row.plugin),
+                "current": _period_row(row.current, grain) if row.current else None,
+                "previous": _period_row(row.previous, grain) if row.previous else None,
+                **_change(row.current, row.previous),
+            }
+            for row in summary.rows
+        ]
         return Response(
             {
                 "grain": grain.value,
-                "current_period": current.label,
-                "previous_period": previous.label,
-                "kpis": summary,
+                "current_period": summary.current.label,
+                "previous_period": summary.previous.label,
+                "kpis": kpis,
             }
         )
 
