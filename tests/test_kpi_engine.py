@@ -204,3 +204,22 @@ def test_data_changes_schedule_one_recompute_per_company(acme, django_capture_on
         load_records("mrr_segments", [mrr_segment("Y", "2025-02-01", None, 10)])
         assert PendingChange.objects.count() == 2
     assert len(callbacks) == 1
+
+
+def test_kpis_built_from_other_kpis_cover_every_period_of_their_inputs(worked_example):
+    """LTV:CAC reads no dataset itself: it has values wherever CLV and CAC have."""
+    load_records(
+        "spend",
+        [
+            {"spent_on": "2025-02-10", "amount_minor": 10_000, "currency": "EUR"},
+            {"spent_on": "2025-03-10", "amount_minor": 5_000, "currency": "EUR"},
+        ],
+    )
+    recompute_all()
+    ltv_to_cac = stored_values("ltv_to_cac")
+    # February: CLV 280.00 (the worked example) ÷ CAC (100 spend ÷ 1 new customer, D) = 2.8
+    assert ltv_to_cac[FEB].value == Decimal("2.8")
+    # March: no new customers, so no CAC and no LTV:CAC, with the reason.
+    assert ltv_to_cac[MAR].value is None and "CAC" in ltv_to_cac[MAR].reason
+    assert JAN in ltv_to_cac  # January too: CLV undefined there, said so
+    assert ltv_to_cac[JAN].value is None and ltv_to_cac[JAN].reason

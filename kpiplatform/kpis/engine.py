@@ -102,6 +102,22 @@ def dependents_of(kpis: dict[str, KPI], keys: Iterable[str]) -> set[str]:
     return result
 
 
+def datasets_read(kpis: dict[str, KPI], key: str) -> set[str]:
+    """The datasets a KPI reads, itself or through the KPIs it is built from (LTV:CAC reads
+    nothing directly, but has values wherever CLV and CAC have)."""
+    seen: set[str] = set()
+    datasets: set[str] = set()
+    pending = [key]
+    while pending:
+        current = pending.pop()
+        if current in seen or current not in kpis:
+            continue
+        seen.add(current)
+        datasets.update(kpis[current].requires)
+        pending.extend(kpis[current].depends_on)
+    return datasets
+
+
 def first_data_day(context: SqlKPIContext, datasets: Iterable[str]) -> dt.date | None:
     """The earliest day any record of ``datasets`` is placed on (in the company's time zone)."""
     parts = []
@@ -162,7 +178,7 @@ def compute_kpis(
         return report
     data_start: dict[tuple[str, ...], dt.date | None] = {}
     for kpi in ordered:
-        requires = tuple(sorted(kpi.requires))
+        requires = tuple(sorted(datasets_read(kpis, kpi.key)))
         if requires not in data_start:
             data_start[requires] = first_data_day(context, requires)
         start = first_day or data_start[requires] or last_day
