@@ -5,8 +5,8 @@ running sum gives the MRR after each change, and each change day is classified. 
 is converted at the exchange rate of its first day, so rate moves never create movements; a
 segment with no rate is left out and recorded as a :class:`DataWarning`.
 
-The ledger is rebuilt for the customers whose segments changed since the last build (segment
-``updated_at`` is the watermark, deletions are tombstones), or entirely.
+The ledger is rebuilt for the customers whose segments changed since the last build (the
+dirty customers the segment triggers record; deletions are tombstones), or entirely.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ NO_RATE_WARNING = "mrr_segment_without_rate"
 
 # The customers a partial rebuild works on, in a temporary table named below.
 _SCOPE = "_ledger_scope"
+# Customers whose segments changed since the last build, filled by triggers on the segments
+# (migration 0003): rows appear when the writes commit.
+DIRTY_TABLE = "kpis_ledger_dirty_customer"
 
 
 @dataclass(frozen=True)
@@ -131,8 +134,8 @@ def rebuild_all(context: SqlKPIContext) -> LedgerBuild:
     """Rebuild the whole ledger (after a settings change or an exchange-rate change)."""
     with transaction.atomic(), connection.cursor() as cursor:
         _lock(cursor)
-        cursor.execute("SELECT max(updated_at) FROM data_mrr_segments")
-        seen_until = cursor.fetchone()[0]
+        # Every pending dirty customer is covered by this build.
+        cursor.execute(f"DELETE FROM {DIRTY_TABLE}")
         cursor.execute("SELECT min(day) FROM kpis_mrr_movement")
         old_first = cursor.fetchone()[0]
         cursor.execute("TRUNCATE kpis_mrr_movement")
@@ -145,34 +148,36 @@ def rebuild_all(context: SqlKPIContext) -> LedgerBuild:
         cursor.execute(_warnings_sql(context, scoped=False))
         cursor.execute("SELECT min(day) FROM kpis_mrr_movement")
         new_first = cursor.fetchone()[0]
-        _save_state(seen_until)
+        _save_state()
     firsts = [day for day in (old_first, new_first) if day is not None]
     return LedgerBuild(None, min(firsts) if firsts else None)
 
 
 def rebuild_changed(context: SqlKPIContext) -> LedgerBuild:
-    """Rebuild the ledger of the customers whose segments were written since the last build."""
+    """Rebuild the ledger of the customers whose segments were written since the last build.
+
+    The customers are taken from the dirty table in the build's transaction: a write that
+    commits during the build leaves its row for the next build, and a failed build puts the
+    rows it took back.
+    """
     state = LedgerState.objects.first()
-    if state is None or state.segments_seen_until is None or _lost_after_crash(context):
+    if state is None or state.built_at is None or _lost_after_crash(context):
         return rebuild_all(context)
     with transaction.atomic(), connection.cursor() as cursor:
         _lock(cursor)
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {_SCOPE} ON COMMIT DROP AS "
-            "SELECT DISTINCT source, customer_ref FROM data_mrr_segments WHERE updated_at > %s",
-            [state.segments_seen_until],
+            f"CREATE TEMPORARY TABLE {_SCOPE} (source varchar(64), customer_ref varchar(255)) "
+            "ON COMMIT DROP"
         )
-        cursor.execute(f"SELECT count(*) FROM {_SCOPE}")
-        customers = cursor.fetchone()[0]
+        cursor.execute(
+            f"WITH taken AS (DELETE FROM {DIRTY_TABLE} RETURNING source, customer_ref) "
+            f"INSERT INTO {_SCOPE} SELECT source, customer_ref FROM taken"
+        )
+        customers = cursor.rowcount
         if customers == 0:
             cursor.execute(f"DROP TABLE {_SCOPE}")
             return LedgerBuild(0, None)
         cursor.execute(f"ANALYZE {_SCOPE}")
-        cursor.execute(
-            "SELECT max(updated_at) FROM data_mrr_segments WHERE updated_at > %s",
-            [state.segments_seen_until],
-        )
-        seen_until = cursor.fetchone()[0]
         cursor.execute(
             "CREATE TEMPORARY TABLE _ledger_old ON COMMIT DROP AS "
             "SELECT m.source, m.customer_ref, m.day, m.kind, m.amount "
@@ -196,7 +201,7 @@ def rebuild_changed(context: SqlKPIContext) -> LedgerBuild:
         cursor.execute(_warnings_sql(context, scoped=True))
         cursor.execute(_first_difference_sql())
         first_changed = cursor.fetchone()[0]
-        _save_state(seen_until)
+        _save_state()
         cursor.execute(f"DROP TABLE {_SCOPE}; DROP TABLE _ledger_old")
     return LedgerBuild(customers, first_changed)
 
@@ -215,9 +220,7 @@ def _lock(cursor) -> None:
     cursor.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':mrr-ledger'))")
 
 
-def _save_state(seen_until: dt.datetime | None) -> None:
+def _save_state() -> None:
     state = LedgerState.objects.first() or LedgerState()
-    if seen_until is not None:
-        state.segments_seen_until = seen_until
     state.built_at = timezone.now()
     state.save()

@@ -100,9 +100,8 @@ class MrrMovement(models.Model):
 
 
 class LedgerState(models.Model):
-    """Single row: up to which segment write (``updated_at``) the ledger is built."""
+    """Single row: when the ledger was last built (none: never, the next build is full)."""
 
-    segments_seen_until = models.DateTimeField(null=True)
     built_at = models.DateTimeField(null=True)
 
     class Meta:
@@ -110,6 +109,26 @@ class LedgerState(models.Model):
 
     def __str__(self) -> str:
         return f"ledger built at {self.built_at}"
+
+
+class LedgerDirtyCustomer(models.Model):
+    """A customer whose MRR segments were written since the ledger last consumed them.
+
+    Filled by statement-level triggers on ``data_mrr_segments`` (migration 0003), so a row
+    appears exactly when the write commits, whatever the writing transaction's timestamps; the
+    ledger build takes the rows in its own transaction (``DELETE ... RETURNING``), so a failed
+    build gives them back.
+    """
+
+    pk = models.CompositePrimaryKey("source", "customer_ref")
+    source = models.CharField(max_length=64)
+    customer_ref = models.CharField(max_length=255)
+
+    class Meta:
+        db_table = "kpis_ledger_dirty_customer"
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.customer_ref}"
 
 
 class DataWarning(models.Model):
