@@ -99,6 +99,31 @@ class MrrMovement(models.Model):
         return f"{self.customer_ref} {self.day} {self.kind} {self.amount}"
 
 
+class MrrPlanMovement(models.Model):
+    """One change of one customer's MRR on one plan on one day: the plan ledger.
+
+    Like :class:`MrrMovement`, classified per customer *and plan* (moving to another plan
+    churns the old one); the plan breakdowns of MRR-type KPIs read it. UNLOGGED too.
+    """
+
+    pk = models.CompositePrimaryKey("source", "customer_ref", "plan_ref", "day")
+
+    source = models.CharField(max_length=64)
+    customer_ref = models.CharField(max_length=255)
+    plan_ref = models.CharField(max_length=255)
+    day = models.DateField()
+    kind = models.CharField(max_length=12, choices=MrrMovement.Kind.choices)
+    amount = models.DecimalField(max_digits=30, decimal_places=12)
+    mrr_before = models.DecimalField(max_digits=30, decimal_places=12)
+    mrr_after = models.DecimalField(max_digits=30, decimal_places=12)
+
+    class Meta:
+        db_table = "kpis_mrr_plan_movement"
+
+    def __str__(self) -> str:
+        return f"{self.customer_ref} {self.plan_ref} {self.day} {self.kind} {self.amount}"
+
+
 class LedgerState(models.Model):
     """Single row: when the ledger was last built (none: never, the next build is full)."""
 

@@ -1,4 +1,4 @@
-"""Customers whose MRR segments changed, recorded by triggers as their writes commit.
+"""The plan ledger, and the customers whose MRR segments changed, recorded by triggers.
 
 The ledger used to find changed customers by ``data_mrr_segments.updated_at`` after a
 watermark; ``updated_at`` is the writing transaction's start time, so a write that started
@@ -86,6 +86,52 @@ class Migration(migrations.Migration):
             options={
                 "db_table": "kpis_ledger_dirty_customer",
             },
+        ),
+        migrations.CreateModel(
+            name="MrrPlanMovement",
+            fields=[
+                (
+                    "pk",
+                    models.CompositePrimaryKey(
+                        "source",
+                        "customer_ref",
+                        "plan_ref",
+                        "day",
+                        blank=True,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("source", models.CharField(max_length=64)),
+                ("customer_ref", models.CharField(max_length=255)),
+                ("plan_ref", models.CharField(max_length=255)),
+                ("day", models.DateField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("new", "New business"),
+                            ("expansion", "Expansion"),
+                            ("contraction", "Contraction"),
+                            ("churn", "Churn"),
+                            ("reactivation", "Reactivation"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("amount", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("mrr_before", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("mrr_after", models.DecimalField(decimal_places=12, max_digits=30)),
+            ],
+            options={
+                "db_table": "kpis_mrr_plan_movement",
+            },
+        ),
+        # Derived, rebuildable data: no WAL (see MrrMovement).
+        migrations.RunSQL(
+            "ALTER TABLE kpis_mrr_plan_movement SET UNLOGGED",
+            reverse_sql="ALTER TABLE kpis_mrr_plan_movement SET LOGGED",
         ),
         migrations.RemoveField(
             model_name="ledgerstate",
