@@ -160,6 +160,10 @@ class KPIValue:
 # One row per change of a customer's MRR (KPI-DEFINITIONS.md, "MRR movements"). It is rebuilt
 # from the ``mrr_segments`` dataset, so a KPI reading it declares ``requires=("mrr_segments",)``.
 MRR_MOVEMENTS_TABLE = "kpis_mrr_movement"
+# The same ledger by customer and plan (one more column, plan_ref): each customer's MRR on each
+# plan is classified on its own, so moving to another plan churns the old plan and is new
+# business (or a reactivation) on the new one. KPIs read it for their plan breakdowns.
+MRR_PLAN_MOVEMENTS_TABLE = "kpis_mrr_plan_movement"
 
 
 class KPIContext(Protocol):
@@ -313,6 +317,7 @@ class NotificationChannel:
 __all__ = [
     "KPI",
     "MRR_MOVEMENTS_TABLE",
+    "MRR_PLAN_MOVEMENTS_TABLE",
     "SDK_VERSION",
     "ConfigField",
     "Connector",

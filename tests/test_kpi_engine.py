@@ -6,13 +6,22 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.utils import timezone
+from psycopg import sql
 
 from kpiplatform.data.models import MrrSegment
-from kpiplatform.kpis import engine
-from kpiplatform.kpis.models import DataWarning, KPIComputation, MrrMovement, PendingChange
+from kpiplatform.kpis import engine, ledger
+from kpiplatform.kpis.models import (
+    DataWarning,
+    KPIComputation,
+    LedgerDirtyCustomer,
+    MrrMovement,
+    PendingChange,
+)
 from kpiplatform.kpis.registry import registered_kpis
 from kpiplatform.sdk import KPI, KPIResult, KPIValue
 from kpiplatform.testing.data import load_records
@@ -111,6 +120,70 @@ def test_new_segment_recomputes_only_from_its_period_on(worked_example):
     assert after[MAR] > before[MAR]
     assert stored_values("new_business_mrr")[MAR].value == 40
     assert not PendingChange.objects.exists()
+
+
+@pytest.fixture
+def sync_connection(request):
+    """Another database session, as a sync running beside the test would have; call it with
+    the company's schema. What it committed is removed after the test's transaction is rolled
+    back (request this fixture before the company, so its clean-up runs last)."""
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"], host=settings["HOST"], port=settings["PORT"], user=settings["USER"]
+    )
+
+    def in_schema(schema_name: str) -> psycopg.Connection:
+        other.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema_name)))
+        return other
+
+    yield in_schema
+    other.rollback()
+    # Without the triggers: the clean-up is not a change to recompute.
+    other.execute("SET session_replication_role = replica")
+    other.execute("DELETE FROM data_mrr_segments WHERE external_id LIKE 'sync-%'")
+    other.execute("DELETE FROM kpis_ledger_dirty_customer WHERE customer_ref LIKE 'sync-%'")
+    other.commit()
+    other.close()
+
+
+def test_segment_write_committing_after_a_ledger_build_is_picked_up_by_the_next_build(
+    sync_connection, worked_example
+):
+    sync = sync_connection(worked_example.schema_name)
+    # A sync's transaction, started an hour ago, writes a segment but has not committed yet.
+    sync.execute(
+        "INSERT INTO data_mrr_segments (source, external_id, updated_at, customer_ref, "
+        "subscription_ref, plan_ref, starts_on, mrr_minor, currency) VALUES ('import', "
+        "'sync-1', now() - interval '1 hour', 'sync-F', '', 'plan-40', '2025-03-15', 4000, "
+        "'EUR')"
+    )
+    # Meanwhile another write is recomputed: the ledger build cannot see the sync's segment.
+    load_records("mrr_segments", [mrr_segment("G", "2025-03-20", None, 10)])
+    recompute_pending()
+    assert stored_values("mrr")[MAR].value == 330
+    assert not MrrMovement.objects.filter(customer_ref="sync-F").exists()
+    sync.commit()
+    # The sync's write is older than that build, yet the next build takes it.
+    PendingChange.objects.create(
+        dataset="mrr_segments", first_day=dt.date(2025, 3, 15), last_day=dt.date(2025, 3, 15)
+    )
+    recompute_pending()
+    assert stored_values("mrr")[MAR].value == 370
+    movements = MrrMovement.objects.filter(customer_ref="sync-F")
+    assert list(movements.values_list("kind", "amount")) == [("new", 40)]
+    assert not LedgerDirtyCustomer.objects.exists()
+
+
+def test_a_failed_ledger_build_keeps_the_changed_customers_for_the_next_one(worked_example):
+    load_records("mrr_segments", [mrr_segment("F", "2025-03-15", None, 40)])
+    assert list(LedgerDirtyCustomer.objects.values_list("customer_ref", flat=True)) == ["F"]
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        ledger.rebuild_changed(engine.build_context())
+        raise ZeroDivisionError  # the build's transaction fails after taking the customers
+    assert list(LedgerDirtyCustomer.objects.values_list("customer_ref", flat=True)) == ["F"]
+    recompute_pending()
+    assert stored_values("mrr")[MAR].value == 360
+    assert not LedgerDirtyCustomer.objects.exists()
 
 
 def test_changed_segment_recomputes_from_the_earliest_day_its_movements_changed(worked_example):

@@ -5,8 +5,8 @@ running sum gives the MRR after each change, and each change day is classified. 
 is converted at the exchange rate of its first day, so rate moves never create movements; a
 segment with no rate is left out and recorded as a :class:`DataWarning`.
 
-The ledger is rebuilt for the customers whose segments changed since the last build (segment
-``updated_at`` is the watermark, deletions are tombstones), or entirely.
+The ledger is rebuilt for the customers whose segments changed since the last build (the
+dirty customers the segment triggers record; deletions are tombstones), or entirely.
 """
 
 from __future__ import annotations
@@ -19,11 +19,17 @@ from django.utils import timezone
 
 from kpiplatform.kpis.context import SqlKPIContext
 from kpiplatform.kpis.models import LedgerState
+from kpiplatform.sdk import MRR_MOVEMENTS_TABLE, MRR_PLAN_MOVEMENTS_TABLE
 
 NO_RATE_WARNING = "mrr_segment_without_rate"
 
 # The customers a partial rebuild works on, in a temporary table named below.
 _SCOPE = "_ledger_scope"
+# Customers whose segments changed since the last build, filled by triggers on the segments
+# (migration 0003): rows appear when the writes commit.
+DIRTY_TABLE = "kpis_ledger_dirty_customer"
+MOVEMENTS_TABLE = MRR_MOVEMENTS_TABLE
+PLAN_MOVEMENTS_TABLE = MRR_PLAN_MOVEMENTS_TABLE
 
 
 @dataclass(frozen=True)
@@ -46,38 +52,44 @@ def _segments_sql(context: SqlKPIContext, scoped: bool, foreign_only: bool = Fal
     reporting = context.reporting_currency.replace("'", "")
     foreign = f"AND s.currency <> '{reporting}'" if foreign_only else ""
     return f"""
-        SELECT s.source, s.customer_ref, s.external_id, s.starts_on, s.ends_on, s.currency,
-               {money} AS mrr
+        SELECT s.source, s.customer_ref, s.plan_ref, s.external_id, s.starts_on, s.ends_on,
+               s.currency, {money} AS mrr
         FROM data_mrr_segments s {scope}
         WHERE s.deleted_at IS NULL AND s.mrr_minor <> 0 {foreign}
     """
 
 
-def movements_sql(context: SqlKPIContext, scoped: bool = False) -> str:
+def movements_sql(context: SqlKPIContext, scoped: bool = False, by_plan: bool = False) -> str:
     """SELECT of the ledger's rows (source, customer_ref, day, kind, amount, mrr_before,
-    mrr_after) from the segments, for every customer or for those in the scope table."""
+    mrr_after) from the segments, for every customer or for those in the scope table.
+
+    ``by_plan`` classifies the MRR of each customer *and plan* instead (rows also carry
+    ``plan_ref``): the plan ledger, where moving a customer to another plan churns the old
+    plan and starts the new one.
+    """
+    key = "source, customer_ref, plan_ref" if by_plan else "source, customer_ref"
     return f"""
         WITH seg AS ({_segments_sql(context, scoped)}),
         daily AS (
-            SELECT source, customer_ref, day, sum(delta) AS delta
+            SELECT {key}, day, sum(delta) AS delta
             FROM (
-                SELECT source, customer_ref, starts_on AS day, mrr AS delta
+                SELECT {key}, starts_on AS day, mrr AS delta
                 FROM seg WHERE mrr IS NOT NULL
                 UNION ALL
-                SELECT source, customer_ref, ends_on, -mrr
+                SELECT {key}, ends_on, -mrr
                 FROM seg WHERE mrr IS NOT NULL AND ends_on IS NOT NULL
             ) boundaries
-            GROUP BY source, customer_ref, day
+            GROUP BY {key}, day
             HAVING sum(delta) <> 0
         ),
         running AS (
-            SELECT source, customer_ref, day, delta,
+            SELECT {key}, day, delta,
                    sum(delta) OVER w AS mrr_after,
                    row_number() OVER w AS nth
             FROM daily
-            WINDOW w AS (PARTITION BY source, customer_ref ORDER BY day)
+            WINDOW w AS (PARTITION BY {key} ORDER BY day)
         )
-        SELECT source, customer_ref, day,
+        SELECT {key}, day,
                CASE
                    -- The first change of a customer starts from nothing: new business;
                    -- any later start from zero means the customer had MRR before.
@@ -106,23 +118,25 @@ def _warnings_sql(context: SqlKPIContext, scoped: bool) -> str:
     """
 
 
-def _first_difference_sql() -> str:
+# The two ledgers: by customer (the MRR movements every KPI reads) and by customer and plan
+# (the plan breakdowns). Both are rebuilt together, for the same customers.
+LEDGERS = (
+    (MOVEMENTS_TABLE, "source, customer_ref, day", False),
+    (PLAN_MOVEMENTS_TABLE, "source, customer_ref, plan_ref, day", True),
+)
+
+
+def _first_difference_sql(table: str, old: str, columns: str) -> str:
     # The earliest day on which the old and the new movements of the scope differ.
-    return """
+    new = (
+        f"SELECT {', '.join('m.' + c for c in columns.split(', '))} FROM {table} m "
+        f"JOIN {_SCOPE} sc ON sc.source = m.source AND sc.customer_ref = m.customer_ref"
+    )
+    return f"""
         SELECT min(day) FROM (
-            (SELECT source, customer_ref, day, kind, amount FROM _ledger_old
-             EXCEPT ALL
-             SELECT m.source, m.customer_ref, m.day, m.kind, m.amount
-             FROM kpis_mrr_movement m
-             JOIN _ledger_scope sc
-               ON sc.source = m.source AND sc.customer_ref = m.customer_ref)
+            (SELECT {columns} FROM {old} EXCEPT ALL {new})
             UNION ALL
-            (SELECT m.source, m.customer_ref, m.day, m.kind, m.amount
-             FROM kpis_mrr_movement m
-             JOIN _ledger_scope sc
-               ON sc.source = m.source AND sc.customer_ref = m.customer_ref
-             EXCEPT ALL
-             SELECT source, customer_ref, day, kind, amount FROM _ledger_old)
+            ({new} EXCEPT ALL SELECT {columns} FROM {old})
         ) difference
     """
 
@@ -131,74 +145,83 @@ def rebuild_all(context: SqlKPIContext) -> LedgerBuild:
     """Rebuild the whole ledger (after a settings change or an exchange-rate change)."""
     with transaction.atomic(), connection.cursor() as cursor:
         _lock(cursor)
-        cursor.execute("SELECT max(updated_at) FROM data_mrr_segments")
-        seen_until = cursor.fetchone()[0]
-        cursor.execute("SELECT min(day) FROM kpis_mrr_movement")
-        old_first = cursor.fetchone()[0]
-        cursor.execute("TRUNCATE kpis_mrr_movement")
-        cursor.execute(
-            "INSERT INTO kpis_mrr_movement "
-            "(source, customer_ref, day, kind, amount, mrr_before, mrr_after) "
-            + movements_sql(context)
-        )
+        # Every pending dirty customer is covered by this build.
+        cursor.execute(f"DELETE FROM {DIRTY_TABLE}")
+        firsts = []
+        for table, _, by_plan in LEDGERS:
+            cursor.execute(f"SELECT min(day) FROM {table}")
+            firsts.append(cursor.fetchone()[0])
+            cursor.execute(f"TRUNCATE {table}")
+            _insert_movements(cursor, context, table, scoped=False, by_plan=by_plan)
+            cursor.execute(f"SELECT min(day) FROM {table}")
+            firsts.append(cursor.fetchone()[0])
         cursor.execute("DELETE FROM kpis_data_warning WHERE kind = %s", [NO_RATE_WARNING])
         cursor.execute(_warnings_sql(context, scoped=False))
-        cursor.execute("SELECT min(day) FROM kpis_mrr_movement")
-        new_first = cursor.fetchone()[0]
-        _save_state(seen_until)
-    firsts = [day for day in (old_first, new_first) if day is not None]
+        _save_state()
+    firsts = [day for day in firsts if day is not None]
     return LedgerBuild(None, min(firsts) if firsts else None)
 
 
+def _insert_movements(cursor, context: SqlKPIContext, table: str, scoped: bool, by_plan: bool):
+    plan = "plan_ref, " if by_plan else ""
+    cursor.execute(
+        f"INSERT INTO {table} (source, customer_ref, {plan}day, kind, amount, mrr_before, "
+        "mrr_after) " + movements_sql(context, scoped=scoped, by_plan=by_plan)
+    )
+
+
 def rebuild_changed(context: SqlKPIContext) -> LedgerBuild:
-    """Rebuild the ledger of the customers whose segments were written since the last build."""
+    """Rebuild the ledger of the customers whose segments were written since the last build.
+
+    The customers are taken from the dirty table in the build's transaction: a write that
+    commits during the build leaves its row for the next build, and a failed build puts the
+    rows it took back.
+    """
     state = LedgerState.objects.first()
-    if state is None or state.segments_seen_until is None or _lost_after_crash(context):
+    if state is None or state.built_at is None or _lost_after_crash(context):
         return rebuild_all(context)
     with transaction.atomic(), connection.cursor() as cursor:
         _lock(cursor)
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {_SCOPE} ON COMMIT DROP AS "
-            "SELECT DISTINCT source, customer_ref FROM data_mrr_segments WHERE updated_at > %s",
-            [state.segments_seen_until],
+            f"CREATE TEMPORARY TABLE {_SCOPE} (source varchar(64), customer_ref varchar(255)) "
+            "ON COMMIT DROP"
         )
-        cursor.execute(f"SELECT count(*) FROM {_SCOPE}")
-        customers = cursor.fetchone()[0]
+        cursor.execute(
+            f"WITH taken AS (DELETE FROM {DIRTY_TABLE} RETURNING source, customer_ref) "
+            f"INSERT INTO {_SCOPE} SELECT source, customer_ref FROM taken"
+        )
+        customers = cursor.rowcount
         if customers == 0:
             cursor.execute(f"DROP TABLE {_SCOPE}")
             return LedgerBuild(0, None)
         cursor.execute(f"ANALYZE {_SCOPE}")
-        cursor.execute(
-            "SELECT max(updated_at) FROM data_mrr_segments WHERE updated_at > %s",
-            [state.segments_seen_until],
-        )
-        seen_until = cursor.fetchone()[0]
-        cursor.execute(
-            "CREATE TEMPORARY TABLE _ledger_old ON COMMIT DROP AS "
-            "SELECT m.source, m.customer_ref, m.day, m.kind, m.amount "
-            f"FROM kpis_mrr_movement m JOIN {_SCOPE} sc "
-            "ON sc.source = m.source AND sc.customer_ref = m.customer_ref"
-        )
-        cursor.execute(
-            f"DELETE FROM kpis_mrr_movement m USING {_SCOPE} sc "
-            "WHERE sc.source = m.source AND sc.customer_ref = m.customer_ref"
-        )
-        cursor.execute(
-            "INSERT INTO kpis_mrr_movement "
-            "(source, customer_ref, day, kind, amount, mrr_before, mrr_after) "
-            + movements_sql(context, scoped=True)
-        )
+        firsts = []
+        for index, (table, key, by_plan) in enumerate(LEDGERS):
+            old = f"_ledger_old_{index}"
+            columns = f"{key}, kind, amount"
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {old} ON COMMIT DROP AS "
+                f"SELECT {', '.join('m.' + c for c in columns.split(', '))} FROM {table} m "
+                f"JOIN {_SCOPE} sc ON sc.source = m.source AND sc.customer_ref = m.customer_ref"
+            )
+            cursor.execute(
+                f"DELETE FROM {table} m USING {_SCOPE} sc "
+                "WHERE sc.source = m.source AND sc.customer_ref = m.customer_ref"
+            )
+            _insert_movements(cursor, context, table, scoped=True, by_plan=by_plan)
+            cursor.execute(_first_difference_sql(table, old, columns))
+            firsts.append(cursor.fetchone()[0])
+            cursor.execute(f"DROP TABLE {old}")
         cursor.execute(
             f"DELETE FROM kpis_data_warning w USING {_SCOPE} sc WHERE w.kind = %s "
             "AND w.source = sc.source AND w.customer_ref = sc.customer_ref",
             [NO_RATE_WARNING],
         )
         cursor.execute(_warnings_sql(context, scoped=True))
-        cursor.execute(_first_difference_sql())
-        first_changed = cursor.fetchone()[0]
-        _save_state(seen_until)
-        cursor.execute(f"DROP TABLE {_SCOPE}; DROP TABLE _ledger_old")
-    return LedgerBuild(customers, first_changed)
+        _save_state()
+        cursor.execute(f"DROP TABLE {_SCOPE}")
+    firsts = [day for day in firsts if day is not None]
+    return LedgerBuild(customers, min(firsts) if firsts else None)
 
 
 def _lost_after_crash(context: SqlKPIContext) -> bool:
@@ -215,9 +238,7 @@ def _lock(cursor) -> None:
     cursor.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':mrr-ledger'))")
 
 
-def _save_state(seen_until: dt.datetime | None) -> None:
+def _save_state() -> None:
     state = LedgerState.objects.first() or LedgerState()
-    if seen_until is not None:
-        state.segments_seen_until = seen_until
     state.built_at = timezone.now()
     state.save()

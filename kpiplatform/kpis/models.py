@@ -99,10 +99,34 @@ class MrrMovement(models.Model):
         return f"{self.customer_ref} {self.day} {self.kind} {self.amount}"
 
 
-class LedgerState(models.Model):
-    """Single row: up to which segment write (``updated_at``) the ledger is built."""
+class MrrPlanMovement(models.Model):
+    """One change of one customer's MRR on one plan on one day: the plan ledger.
 
-    segments_seen_until = models.DateTimeField(null=True)
+    Like :class:`MrrMovement`, classified per customer *and plan* (moving to another plan
+    churns the old one); the plan breakdowns of MRR-type KPIs read it. UNLOGGED too.
+    """
+
+    pk = models.CompositePrimaryKey("source", "customer_ref", "plan_ref", "day")
+
+    source = models.CharField(max_length=64)
+    customer_ref = models.CharField(max_length=255)
+    plan_ref = models.CharField(max_length=255)
+    day = models.DateField()
+    kind = models.CharField(max_length=12, choices=MrrMovement.Kind.choices)
+    amount = models.DecimalField(max_digits=30, decimal_places=12)
+    mrr_before = models.DecimalField(max_digits=30, decimal_places=12)
+    mrr_after = models.DecimalField(max_digits=30, decimal_places=12)
+
+    class Meta:
+        db_table = "kpis_mrr_plan_movement"
+
+    def __str__(self) -> str:
+        return f"{self.customer_ref} {self.plan_ref} {self.day} {self.kind} {self.amount}"
+
+
+class LedgerState(models.Model):
+    """Single row: when the ledger was last built (none: never, the next build is full)."""
+
     built_at = models.DateTimeField(null=True)
 
     class Meta:
@@ -110,6 +134,26 @@ class LedgerState(models.Model):
 
     def __str__(self) -> str:
         return f"ledger built at {self.built_at}"
+
+
+class LedgerDirtyCustomer(models.Model):
+    """A customer whose MRR segments were written since the ledger last consumed them.
+
+    Filled by statement-level triggers on ``data_mrr_segments`` (migration 0003), so a row
+    appears exactly when the write commits, whatever the writing transaction's timestamps; the
+    ledger build takes the rows in its own transaction (``DELETE ... RETURNING``), so a failed
+    build gives them back.
+    """
+
+    pk = models.CompositePrimaryKey("source", "customer_ref")
+    source = models.CharField(max_length=64)
+    customer_ref = models.CharField(max_length=255)
+
+    class Meta:
+        db_table = "kpis_ledger_dirty_customer"
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.customer_ref}"
 
 
 class DataWarning(models.Model):

@@ -20,6 +20,7 @@ from decimal import Decimal
 from kpiplatform.sdk import (
     KPI,
     MRR_MOVEMENTS_TABLE,
+    MRR_PLAN_MOVEMENTS_TABLE,
     Direction,
     Grain,
     KPIContext,
@@ -31,6 +32,9 @@ from kpiplatform.sdk import (
 
 # Customer attributes the movement KPIs break down by (from the customers dataset).
 SEGMENT_KINDS = ("country", "channel")
+# The plan breakdown (from the plan ledger), for the KPIs where it means something.
+PLAN = "plan"
+PLAN_SEGMENT_KINDS = (*SEGMENT_KINDS, PLAN)
 # Day values are not broken down: one row per day and segment would dwarf everything else.
 SEGMENTED_GRAINS = (Grain.WEEK, Grain.MONTH, Grain.QUARTER, Grain.YEAR)
 UNKNOWN_SEGMENT = "unknown"
@@ -66,14 +70,17 @@ class PeriodFacts:
         return self.new + self.reactivation + self.expansion + self.contraction + self.churn
 
 
-def _segment_sets(grain: Grain, extra: str) -> tuple[str, str, str]:
-    """GROUPING SETS over the period column ``extra`` (or none), and the kind/segment exprs."""
+def _segment_sets(
+    grain: Grain, extra: str, kinds: Sequence[str] = SEGMENT_KINDS, total: bool = True
+) -> tuple[str, str, str]:
+    """GROUPING SETS over the period column ``extra`` (or none) and each of ``kinds`` (day
+    values are not broken down), with the company total or not; and the kind/segment exprs."""
     segmented = grain in SEGMENTED_GRAINS
-    sets = ["(" + extra + ")" if extra else "()"]
+    sets = ["(" + extra + ")" if extra else "()"] if total else []
     if segmented:
-        sets += [f"({kind}{', ' + extra if extra else ''})" for kind in SEGMENT_KINDS]
-    kind_cases = " ".join(f"WHEN GROUPING({k}) = 0 THEN '{k}'" for k in SEGMENT_KINDS)
-    value_cases = " ".join(f"WHEN GROUPING({k}) = 0 THEN {k}" for k in SEGMENT_KINDS)
+        sets += [f"({kind}{', ' + extra if extra else ''})" for kind in kinds]
+    kind_cases = " ".join(f"WHEN GROUPING({k}) = 0 THEN '{k}'" for k in kinds)
+    value_cases = " ".join(f"WHEN GROUPING({k}) = 0 THEN {k}" for k in kinds)
     if not segmented:
         return f"GROUPING SETS ({', '.join(sets)})", "''", "''"
     return (
@@ -96,16 +103,26 @@ def _segment_columns() -> str:
     )
 
 
+# A plan is labelled with its name when the plans dataset knows it, else with its reference.
+_PLAN_JOIN = (
+    "LEFT JOIN data_plans pl ON pl.source = m.source AND pl.external_id = m.plan_ref "
+    "AND pl.deleted_at IS NULL"
+)
+_PLAN_COLUMN = (
+    f"coalesce(nullif(pl.name, ''), nullif(m.plan_ref, ''), '{UNKNOWN_SEGMENT}') AS {PLAN}"
+)
+
+
 FACTS_SQL = """
 WITH moved AS (
-    SELECT m.source, m.customer_ref, m.day, m.kind, m.amount, m.mrr_before, m.mrr_after,
+    SELECT {key_columns}, m.day, m.kind, m.amount, m.mrr_before, m.mrr_after,
            {segment_columns}
     FROM {ledger} m {customers_join}
     WHERE m.day < %(last_end)s AND m.day <= %(as_of)s
 ),
 per_customer AS (
     -- One row per customer and period with movements: its MRR at the start and the end.
-    SELECT source, customer_ref, {segment_kinds},
+    SELECT {key}, {segment_kinds},
            date_trunc(%(unit)s, day::timestamp)::date AS pstart,
            sum(amount) FILTER (WHERE kind = 'new') AS new,
            sum(amount) FILTER (WHERE kind = 'reactivation') AS reactivation,
@@ -119,7 +136,7 @@ per_customer AS (
            (array_agg(mrr_after ORDER BY day DESC))[1] AS c_end
     FROM moved
     WHERE day >= %(first_start)s
-    GROUP BY source, customer_ref, {segment_kinds}, pstart
+    GROUP BY {key}, {segment_kinds}, pstart
 ),
 per_period AS (
     SELECT {kind_expr} AS segment_kind, {segment_expr} AS segment, pstart,
@@ -143,8 +160,8 @@ before_first AS (
     GROUP BY {base_sets}
 ),
 segment_keys AS (
-    SELECT '' AS segment_kind, '' AS segment
-    UNION SELECT segment_kind, segment FROM per_period
+    {total_key}
+    SELECT segment_kind, segment FROM per_period
     UNION SELECT segment_kind, segment FROM before_first
 ),
 grid AS (
@@ -181,14 +198,20 @@ FROM series
 
 
 def period_facts(
-    context: KPIContext, periods: Sequence[Period]
+    context: KPIContext, periods: Sequence[Period], by_plan: bool = False
 ) -> dict[SegmentKey, dict[Period, PeriodFacts]]:
-    """The facts of every period in ``periods`` (contiguous, one grain), by segment."""
+    """The facts of every period in ``periods`` (contiguous, one grain), by segment: the
+    company and its country and channel breakdowns, or (``by_plan``) the plan breakdown from
+    the plan ledger, where a customer counts once in each of its plans."""
     if not periods:
         return {}
     grain = periods[0].grain
+    segmented = grain in SEGMENTED_GRAINS
+    if by_plan and not segmented:
+        return {}
     memo_key = (
         "subscription.period_facts",
+        by_plan,
         grain,
         periods[0].start,
         periods[-1].end,
@@ -196,18 +219,30 @@ def period_facts(
     )
     if memo_key in context.memo:
         return context.memo[memo_key]
-    segmented = grain in SEGMENTED_GRAINS
-    period_sets, kind_expr, segment_expr = _segment_sets(grain, "pstart")
-    base_sets, _, _ = _segment_sets(grain, "")
+    if by_plan:
+        kinds: Sequence[str] = (PLAN,)
+        key = "source, customer_ref, plan_ref"
+        ledger, join, columns = MRR_PLAN_MOVEMENTS_TABLE, _PLAN_JOIN, _PLAN_COLUMN
+    else:
+        kinds = SEGMENT_KINDS
+        key = "source, customer_ref"
+        ledger = MRR_MOVEMENTS_TABLE
+        join = _customer_segments_join("m") if segmented else ""
+        columns = _segment_columns() if segmented else "'' AS country, '' AS channel"
+    period_sets, kind_expr, segment_expr = _segment_sets(grain, "pstart", kinds, not by_plan)
+    base_sets, _, _ = _segment_sets(grain, "", kinds, not by_plan)
     sql = FACTS_SQL.format(
-        ledger=MRR_MOVEMENTS_TABLE,
-        segment_columns=_segment_columns() if segmented else "'' AS country, '' AS channel",
-        customers_join=_customer_segments_join("m") if segmented else "",
-        segment_kinds=", ".join(SEGMENT_KINDS),
+        ledger=ledger,
+        key=key,
+        key_columns=", ".join(f"m.{column}" for column in key.split(", ")),
+        segment_columns=columns,
+        customers_join=join,
+        segment_kinds=", ".join(kinds),
         period_sets=period_sets,
         base_sets=base_sets,
         kind_expr=kind_expr,
         segment_expr=segment_expr,
+        total_key="" if by_plan else "SELECT '' AS segment_kind, '' AS segment UNION",
     )
     rows = context.query(
         sql,
@@ -243,9 +278,24 @@ class MovementKPI(KPI):
     segments: tuple[str, ...] = SEGMENT_KINDS
 
     def compute(self, context: KPIContext, periods: Sequence[Period]) -> Iterable[KPIValue]:
-        for (kind, segment), series in period_facts(context, periods).items():
-            for period, facts in series.items():
-                yield KPIValue(period, self.formula(facts), kind, segment)
+        facts = dict(period_facts(context, periods))
+        if PLAN in self.segments:
+            facts.update(period_facts(context, periods, by_plan=True))
+        for (kind, segment), series in facts.items():
+            for period, period_facts_ in series.items():
+                yield KPIValue(period, self.formula(period_facts_), kind, segment)
+
+
+# How the plan breakdowns count, appended to the descriptions users read.
+BY_PLAN_MRR = " By plan: the MRR of the customers' segments on each plan."
+BY_PLAN_MOVEMENTS = (
+    " By plan, each customer's MRR on each plan is classified on its own: moving to another "
+    "plan is churn on the old plan and new business (or reactivation) on the new one."
+)
+BY_PLAN_ACTIVE = (
+    " By plan, a customer counts in the active customers of every plan it has MRR on, so a "
+    "customer on two plans counts in each."
+)
 
 
 def _amount(value: Decimal) -> KPIResult:
@@ -255,74 +305,91 @@ def _amount(value: Decimal) -> KPIResult:
 MRR = MovementKPI(
     key="mrr",
     name="MRR",
-    description="Monthly recurring revenue: total MRR at the end of the period.",
+    description=("Monthly recurring revenue: total MRR at the end of the period." + BY_PLAN_MRR),
     unit=Unit.CURRENCY,
     formula=lambda f: _amount(f.mrr_end),
+    segments=PLAN_SEGMENT_KINDS,
 )
 ARR = MovementKPI(
     key="arr",
     name="ARR",
-    description="Annual recurring revenue: 12 × MRR at the end of the period.",
+    description=("Annual recurring revenue: 12 × MRR at the end of the period." + BY_PLAN_MRR),
     unit=Unit.CURRENCY,
     formula=lambda f: _amount(12 * f.mrr_end),
+    segments=PLAN_SEGMENT_KINDS,
 )
 NEW_BUSINESS_MRR = MovementKPI(
     key="new_business_mrr",
     name="New business MRR",
     description=(
         "Sum of new-business movements in the period: a customer who never had MRR before "
-        "goes from 0 to b > 0 (amount b)."
+        "goes from 0 to b > 0 (amount b)." + BY_PLAN_MOVEMENTS
     ),
     unit=Unit.CURRENCY,
     formula=lambda f: _amount(f.new),
+    segments=PLAN_SEGMENT_KINDS,
 )
 EXPANSION_MRR = MovementKPI(
     key="expansion_mrr",
     name="Expansion MRR",
-    description="Sum of expansion movements in the period: MRR rises from a > 0 to b (b − a).",
+    description=(
+        "Sum of expansion movements in the period: MRR rises from a > 0 to b (b − a)."
+        + BY_PLAN_MOVEMENTS
+    ),
     unit=Unit.CURRENCY,
     formula=lambda f: _amount(f.expansion),
+    segments=PLAN_SEGMENT_KINDS,
 )
 CONTRACTION_MRR = MovementKPI(
     key="contraction_mrr",
     name="Contraction MRR",
     description=(
         "Sum of contraction movements in the period: MRR falls from a to b with 0 < b < a "
-        "(b − a, negative)."
+        "(b − a, negative)." + BY_PLAN_MOVEMENTS
     ),
     unit=Unit.CURRENCY,
     formula=lambda f: _amount(f.contraction),
+    segments=PLAN_SEGMENT_KINDS,
 )
 CHURNED_MRR = MovementKPI(
     key="churned_mrr",
     name="Churned MRR",
-    description="Sum of churn movements in the period: MRR falls from a > 0 to 0 (−a).",
+    description=(
+        "Sum of churn movements in the period: MRR falls from a > 0 to 0 (−a)." + BY_PLAN_MOVEMENTS
+    ),
     unit=Unit.CURRENCY,
     formula=lambda f: _amount(f.churn),
+    segments=PLAN_SEGMENT_KINDS,
 )
 REACTIVATION_MRR = MovementKPI(
     key="reactivation_mrr",
     name="Reactivation MRR",
     description=(
         "Sum of reactivation movements in the period: a customer who had MRR before goes "
-        "from 0 to b > 0 (amount b). Reactivation has no time limit."
+        "from 0 to b > 0 (amount b). Reactivation has no time limit." + BY_PLAN_MOVEMENTS
     ),
     unit=Unit.CURRENCY,
     formula=lambda f: _amount(f.reactivation),
+    segments=PLAN_SEGMENT_KINDS,
 )
 NET_NEW_MRR = MovementKPI(
     key="net_new_mrr",
     name="Net new MRR",
-    description="Sum of all MRR movements in the period = MRR(end) − MRR(start).",
+    description=(
+        "Sum of all MRR movements in the period = MRR(end) − MRR(start)."
+        " By plan: the change of the plan's MRR."
+    ),
     unit=Unit.CURRENCY,
     formula=lambda f: _amount(f.net_new),
+    segments=PLAN_SEGMENT_KINDS,
 )
 ACTIVE_CUSTOMERS = MovementKPI(
     key="active_customers",
     name="Active customers",
-    description="Customers with MRR > 0 at the end of the period.",
+    description="Customers with MRR > 0 at the end of the period." + BY_PLAN_ACTIVE,
     unit=Unit.COUNT,
     formula=lambda f: _amount(f.active_end),
+    segments=PLAN_SEGMENT_KINDS,
 )
 CHURNED_CUSTOMERS = MovementKPI(
     key="churned_customers",
@@ -397,10 +464,11 @@ ARPA = MovementKPI(
     name="ARPA",
     description=(
         "Average revenue per account: MRR at the end of the period ÷ active customers at the "
-        "end of the period."
+        "end of the period." + BY_PLAN_ACTIVE
     ),
     unit=Unit.CURRENCY,
     formula=lambda f: KPIResult.ratio(f.mrr_end, f.active_end, NO_CUSTOMERS_AT_END),
+    segments=PLAN_SEGMENT_KINDS,
 )
 
 
