@@ -74,7 +74,7 @@ GENERATE_SQL = [
            (ARRAY[1900, 4900, 9900, 19900, 49900])[1 + floor(random() * 5)::int] AS mrr,
            30 + floor(random() * 870)::int AS length,
            CASE WHEN random() < 0.8 THEN 'EUR' ELSE 'USD' END AS currency,
-           random() < 0.5 AS second,
+           random() < 0.95 AS second,
            floor(random() * 3)::int * (10 + floor(random() * 110)::int) AS gap,
            (ARRAY[0.5, 2.0, 1.5])[1 + floor(random() * 3)::int] AS factor
     FROM generate_series(0, %(customers)s - 1) i
@@ -87,7 +87,7 @@ GENERATE_SQL = [
            channels[channel] || '-' || campaign
     FROM bench_customer
     """,
-    # The first segment; half the customers get a second one: an upgrade or a downgrade
+    # The first segment; most customers get a second one: an upgrade or a downgrade
     # right after, or a return after a gap.
     """
     CREATE TEMPORARY TABLE bench_segment AS

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from kpiplatform.sdk import KPI, KPIContext, KPIResult, KPIValue, Period, Unit
 
-from .grouping import grouped_values, in_range_sql, segment_sql
+from .grouping import grouped_values, in_range_sql, period_start_sql, segment_sql
 
 PAYMENT_DATASETS = ("payments", "customers", "exchange_rates")
 CUSTOMER_SEGMENTS = ("country", "channel")
@@ -43,22 +43,32 @@ def payment_facts(context: KPIContext, where: str = "TRUE") -> str:
     """
 
 
-# Refunds count on the day of the refund, with a negative sign.
-NET_AMOUNT_SQL = "COALESCE(SUM(CASE WHEN f.kind = 'refund' THEN -f.amount ELSE f.amount END), 0)"
-CHARGED_SQL = "COALESCE(SUM(f.amount) FILTER (WHERE f.kind = 'charge'), 0)"
-PAYING_CUSTOMERS_SQL = "COUNT(DISTINCT f.customer) FILTER (WHERE f.kind = 'charge')"
-
 # Every revenue KPI aggregates the same payment facts: one query per grain computes all their
 # measures (shared through ``context.memo``), instead of one scan of the payments per KPI.
-ORDER_FILTER = "FILTER (WHERE f.kind = 'charge' AND f.is_order)"
+# The facts are first summed per customer and period, so distinct paying customers are a
+# plain count (hash aggregation) instead of COUNT(DISTINCT) sorts per grouping set.
+ORDER = "f.kind = 'charge' AND f.is_order"
+PER_CUSTOMER_FACTS = f"""
+    SELECT min(f.day) AS day, f.customer, f.country, f.channel,
+           -- Refunds count on the day of the refund, with a negative sign.
+           sum(CASE WHEN f.kind = 'refund' THEN -f.amount ELSE f.amount END) AS net,
+           sum(f.amount) FILTER (WHERE f.kind = 'charge') AS charged,
+           count(*) AS payments,
+           count(*) FILTER (WHERE f.kind = 'charge') AS charges,
+           count(*) FILTER (WHERE {ORDER}) AS orders,
+           sum(f.amount) FILTER (WHERE {ORDER}) AS order_amount
+    FROM ({{facts}}) f
+    GROUP BY {{period}}, f.customer, f.country, f.channel
+"""
 SHARED_MEASURES = {
-    "net": NET_AMOUNT_SQL,
-    "charged": CHARGED_SQL,
-    "paying_customers": PAYING_CUSTOMERS_SQL,
-    "payments": "COUNT(*)",
-    "charges": "COUNT(*) FILTER (WHERE f.kind = 'charge')",
-    "orders": f"COUNT(*) {ORDER_FILTER}",
-    "order_amount": f"SUM(f.amount) {ORDER_FILTER}",
+    "net": "COALESCE(SUM(f.net), 0)",
+    "charged": "COALESCE(SUM(f.charged), 0)",
+    # Payments without a customer are one group with a NULL customer: not counted.
+    "paying_customers": "COUNT(f.customer) FILTER (WHERE f.charges > 0)",
+    "payments": "SUM(f.payments)",
+    "charges": "SUM(f.charges)",
+    "orders": "COALESCE(SUM(f.orders), 0)",
+    "order_amount": "SUM(f.order_amount)",
 }
 
 
@@ -72,12 +82,15 @@ def shared_values(
     """``result`` over ``measures`` (names of :data:`SHARED_MEASURES`) for every period and
     segment; a segment appears only where the KPI's own facts exist (its ``present`` count
     is not zero), as if the KPI had queried its facts alone."""
-    memo_key = ("revenue.shared", periods[0].grain, periods[0].start, periods[-1].end)
+    grain = periods[0].grain
+    memo_key = ("revenue.shared", grain, periods[0].start, periods[-1].end)
     if memo_key not in context.memo:
         context.memo[memo_key] = grouped_values(
             context,
             periods,
-            facts=payment_facts(context),
+            facts=PER_CUSTOMER_FACTS.format(
+                facts=payment_facts(context), period=period_start_sql(grain, "f.day")
+            ),
             measures=list(SHARED_MEASURES.values()),
             result=lambda *values: dict(zip(SHARED_MEASURES, values, strict=True)),
             segments=CUSTOMER_SEGMENTS,
