@@ -319,7 +319,9 @@ def recompute_after_changes(changes: DatasetChanges) -> ComputationReport:
         keys = dependents_of(kpis, [k for k, kpi in kpis.items() if datasets & set(kpi.requires)])
         if "mrr_segments" in datasets:
             build = ledger.rebuild_changed(context)
-            if build.first_changed_day is not None:
+            if build.customers is None:
+                first_days = []  # rebuilt entirely (first build, or lost after a crash)
+            elif build.first_changed_day is not None:
                 first_days.append(build.first_changed_day)
     first_day = min(first_days) if first_days else None
     return compute_kpis(keys=sorted(keys), first_day=first_day, context=context)

@@ -35,14 +35,17 @@ PLAN_MOVEMENTS_TABLE = MRR_PLAN_MOVEMENTS_TABLE
 
 @dataclass(frozen=True)
 class LedgerBuild:
-    """What a rebuild did: how many customers it covered (None: all) and the first day whose
-    movements differ from before (None when none changed), which bounds the KPI recompute."""
+    """What a rebuild did: how many customers it covered (None: all, and then any day may
+    have changed) and the first day whose movements differ from before (None when none
+    changed), which bounds the KPI recompute."""
 
     customers: int | None
     first_changed_day: dt.date | None
 
 
-def _segments_sql(context: SqlKPIContext, scoped: bool) -> str:
+def _segments_sql(context: SqlKPIContext, scoped: bool, key: str) -> str:
+    # Only the columns the ledger reads: the segments are materialised once for the two
+    # boundary lists, and narrower rows are faster to write and read back.
     money = context.money_sql("s.mrr_minor", "s.currency", "s.starts_on")
     scope = (
         f"JOIN {_SCOPE} sc ON sc.source = s.source AND sc.customer_ref = s.customer_ref"
@@ -50,8 +53,8 @@ def _segments_sql(context: SqlKPIContext, scoped: bool) -> str:
         else ""
     )
     return f"""
-        SELECT s.source, s.customer_ref, s.plan_ref, s.external_id, s.starts_on, s.ends_on,
-               s.currency, {money} AS mrr
+        SELECT {", ".join("s." + column for column in key.split(", "))}, s.starts_on,
+               s.ends_on, {money} AS mrr
         FROM data_mrr_segments s {scope}
         WHERE s.deleted_at IS NULL AND s.mrr_minor <> 0
     """
@@ -67,7 +70,7 @@ def movements_sql(context: SqlKPIContext, scoped: bool = False, by_plan: bool = 
     """
     key = "source, customer_ref, plan_ref" if by_plan else "source, customer_ref"
     return f"""
-        WITH seg AS ({_segments_sql(context, scoped)}),
+        WITH seg AS ({_segments_sql(context, scoped, key)}),
         daily AS (
             SELECT {key}, day, sum(delta) AS delta
             FROM (
@@ -161,23 +164,18 @@ def rebuild_all(context: SqlKPIContext, ledgers: Sequence[tuple] = LEDGERS) -> L
         _lock(cursor)
         # Every pending dirty customer is covered by this build.
         cursor.execute(f"DELETE FROM {DIRTY_TABLE}")
-        firsts = []
         for table, key, by_plan in ledgers:
-            cursor.execute(f"SELECT min(day) FROM {table}")
-            firsts.append(cursor.fetchone()[0])
             cursor.execute(f"TRUNCATE {table}")
             # Into an empty table, writing the rows and then sorting them into a new key
             # index is faster than inserting every row into the index.
             cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey")
             _insert_movements(cursor, context, table, scoped=False, by_plan=by_plan)
             cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {table}_pkey PRIMARY KEY ({key})")
-            cursor.execute(f"SELECT min(day) FROM {table}")
-            firsts.append(cursor.fetchone()[0])
         cursor.execute("DELETE FROM kpis_data_warning WHERE kind = %s", [NO_RATE_WARNING])
         cursor.execute(_warnings_sql(context, scoped=False))
         _save_state()
-    firsts = [day for day in firsts if day is not None]
-    return LedgerBuild(None, min(firsts) if firsts else None)
+    # Any day may have changed: callers recompute every period.
+    return LedgerBuild(None, None)
 
 
 def _insert_movements(cursor, context: SqlKPIContext, table: str, scoped: bool, by_plan: bool):
