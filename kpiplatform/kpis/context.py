@@ -21,12 +21,21 @@ CURRENCY_EXPONENTS = {
 }  # fmt: skip
 
 
-def exponent_sql(currency_column: str) -> str:
-    """SQL for the minor-unit exponent of the currency in ``currency_column``."""
+def minor_units_sql(currency_column: str, common: str = "") -> str:
+    """SQL for the number of minor units in one major unit of the currency in
+    ``currency_column``, testing the ``common`` currency first. Numeric literals per case:
+    this is evaluated for every payment, where ``power()`` and a long CASE add up."""
+    by_exponent: dict[int, list[str]] = {}
+    for code, exp in sorted(CURRENCY_EXPONENTS.items()):
+        by_exponent.setdefault(exp, []).append(f"'{code}'")
     cases = " ".join(
-        f"WHEN '{code}' THEN {exp}" for code, exp in sorted(CURRENCY_EXPONENTS.items())
+        f"WHEN {currency_column} IN ({', '.join(codes)}) THEN {10**exp}::numeric"
+        for exp, codes in sorted(by_exponent.items())
     )
-    return f"(CASE {currency_column} {cases} ELSE 2 END)"
+    first = ""
+    if common and CURRENCY_EXPONENTS.get(common, 2) == 2:
+        first = f"WHEN {currency_column} = '{common}' THEN 100::numeric "
+    return f"(CASE {first}{cases} ELSE 100::numeric END)"
 
 
 @dataclass
@@ -57,7 +66,7 @@ class SqlKPIContext:
         currency, at the latest rate on or before ``day``. NULL when no rate is known: the
         caller leaves such records out and reports them as a data-quality warning."""
         reporting = self.reporting_currency.replace("'", "")
-        major = f"({amount_minor})::numeric / power(10::numeric, {exponent_sql(currency)})"
+        major = f"({amount_minor})::numeric / {minor_units_sql(currency, reporting)}"
         # Column names come from KPI code, never from user input.
         rate = (
             "(SELECT r.rate FROM data_exchange_rates r WHERE r.currency = "

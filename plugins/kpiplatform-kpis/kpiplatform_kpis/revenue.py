@@ -6,12 +6,12 @@ each converted at the rate of its own day and placed on its day in the company's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kpiplatform.sdk import KPI, KPIContext, KPIResult, KPIValue, Period, Unit
 
-from .grouping import grouped_values, in_range_sql, segment_sql
+from .grouping import grouped_values, in_range_sql, period_start_sql, segment_sql
 
 PAYMENT_DATASETS = ("payments", "customers", "exchange_rates")
 CUSTOMER_SEGMENTS = ("country", "channel")
@@ -35,16 +35,71 @@ def payment_facts(context: KPIContext, where: str = "TRUE") -> str:
                   AND c.deleted_at IS NULL
             WHERE pay.deleted_at IS NULL AND pay.status = 'succeeded'
               AND {in_range_sql("pay.occurred_at")} AND ({where})
+            -- OFFSET 0 keeps the subquery apart, so the conversion runs once per payment
+            -- (flattened, it is evaluated again for the filter below).
+            OFFSET 0
         ) converted
         WHERE amount IS NOT NULL
     """
 
 
-# Refunds count on the day of the refund, with a negative sign.
-NET_AMOUNT_SQL = "COALESCE(SUM(CASE WHEN f.kind = 'refund' THEN -f.amount ELSE f.amount END), 0)"
-CHARGED_SQL = "COALESCE(SUM(f.amount) FILTER (WHERE f.kind = 'charge'), 0)"
-PAYING_CUSTOMERS_SQL = "COUNT(DISTINCT f.customer) FILTER (WHERE f.kind = 'charge')"
-ORDERS_WHERE = "pay.kind = 'charge' AND pay.is_order"
+# Every revenue KPI aggregates the same payment facts: one query per grain computes all their
+# measures (shared through ``context.memo``), instead of one scan of the payments per KPI.
+# The facts are first summed per customer and period, so distinct paying customers are a
+# plain count (hash aggregation) instead of COUNT(DISTINCT) sorts per grouping set.
+ORDER = "f.kind = 'charge' AND f.is_order"
+PER_CUSTOMER_FACTS = f"""
+    SELECT min(f.day) AS day, f.customer, f.country, f.channel,
+           -- Refunds count on the day of the refund, with a negative sign.
+           sum(CASE WHEN f.kind = 'refund' THEN -f.amount ELSE f.amount END) AS net,
+           sum(f.amount) FILTER (WHERE f.kind = 'charge') AS charged,
+           count(*) AS payments,
+           count(*) FILTER (WHERE f.kind = 'charge') AS charges,
+           count(*) FILTER (WHERE {ORDER}) AS orders,
+           sum(f.amount) FILTER (WHERE {ORDER}) AS order_amount
+    FROM ({{facts}}) f
+    GROUP BY {{period}}, f.customer, f.country, f.channel
+"""
+SHARED_MEASURES = {
+    "net": "COALESCE(SUM(f.net), 0)",
+    "charged": "COALESCE(SUM(f.charged), 0)",
+    # Payments without a customer are one group with a NULL customer: not counted.
+    "paying_customers": "COUNT(f.customer) FILTER (WHERE f.charges > 0)",
+    "payments": "SUM(f.payments)",
+    "charges": "SUM(f.charges)",
+    "orders": "COALESCE(SUM(f.orders), 0)",
+    "order_amount": "SUM(f.order_amount)",
+}
+
+
+def shared_values(
+    context: KPIContext,
+    periods: Sequence[Period],
+    measures: Sequence[str],
+    result: Callable[..., KPIResult],
+    present: str,
+) -> list[KPIValue]:
+    """``result`` over ``measures`` (names of :data:`SHARED_MEASURES`) for every period and
+    segment; a segment appears only where the KPI's own facts exist (its ``present`` count
+    is not zero), as if the KPI had queried its facts alone."""
+    grain = periods[0].grain
+    memo_key = ("revenue.shared", grain, periods[0].start, periods[-1].end)
+    if memo_key not in context.memo:
+        context.memo[memo_key] = grouped_values(
+            context,
+            periods,
+            facts=PER_CUSTOMER_FACTS.format(
+                facts=payment_facts(context), period=period_start_sql(grain, "f.day")
+            ),
+            measures=list(SHARED_MEASURES.values()),
+            result=lambda *values: dict(zip(SHARED_MEASURES, values, strict=True)),
+            segments=CUSTOMER_SEGMENTS,
+        )
+    return [
+        KPIValue(value.period, result(*(value.result[m] for m in measures)), *segment)
+        for value in context.memo[memo_key]
+        if not (segment := (value.segment_kind, value.segment))[0] or value.result[present]
+    ]
 
 
 @dataclass
@@ -62,14 +117,7 @@ class Revenue(KPI):
     segments: tuple[str, ...] = CUSTOMER_SEGMENTS
 
     def compute(self, context: KPIContext, periods: Sequence[Period]) -> list[KPIValue]:
-        return grouped_values(
-            context,
-            periods,
-            facts=payment_facts(context),
-            measures=[NET_AMOUNT_SQL],
-            result=KPIResult.amount,
-            segments=self.segments,
-        )
+        return shared_values(context, periods, ["net"], KPIResult.amount, "payments")
 
 
 @dataclass
@@ -87,14 +135,7 @@ class GrossRevenue(KPI):
     segments: tuple[str, ...] = CUSTOMER_SEGMENTS
 
     def compute(self, context: KPIContext, periods: Sequence[Period]) -> list[KPIValue]:
-        return grouped_values(
-            context,
-            periods,
-            facts=payment_facts(context, "pay.kind = 'charge'"),
-            measures=[CHARGED_SQL],
-            result=KPIResult.amount,
-            segments=self.segments,
-        )
+        return shared_values(context, periods, ["charged"], KPIResult.amount, "charges")
 
 
 @dataclass
@@ -117,14 +158,7 @@ class AverageRevenuePerUser(KPI):
                 revenue, customers, "no customer made a successful payment in this period"
             )
 
-        return grouped_values(
-            context,
-            periods,
-            facts=payment_facts(context),
-            measures=[NET_AMOUNT_SQL, PAYING_CUSTOMERS_SQL],
-            result=result,
-            segments=self.segments,
-        )
+        return shared_values(context, periods, ["net", "paying_customers"], result, "payments")
 
 
 @dataclass
@@ -142,14 +176,7 @@ class Orders(KPI):
     segments: tuple[str, ...] = CUSTOMER_SEGMENTS
 
     def compute(self, context: KPIContext, periods: Sequence[Period]) -> list[KPIValue]:
-        return grouped_values(
-            context,
-            periods,
-            facts=payment_facts(context, ORDERS_WHERE),
-            measures=["COUNT(*)"],
-            result=KPIResult.amount,
-            segments=self.segments,
-        )
+        return shared_values(context, periods, ["orders"], KPIResult.amount, "orders")
 
 
 @dataclass
@@ -170,14 +197,7 @@ class AverageOrderValue(KPI):
         def result(amount, orders) -> KPIResult:
             return KPIResult.ratio(amount, orders, "no orders in this period")
 
-        return grouped_values(
-            context,
-            periods,
-            facts=payment_facts(context, ORDERS_WHERE),
-            measures=["SUM(f.amount)", "COUNT(*)"],
-            result=result,
-            segments=self.segments,
-        )
+        return shared_values(context, periods, ["order_amount", "orders"], result, "orders")
 
 
 KPIS = [Revenue(), GrossRevenue(), AverageRevenuePerUser(), Orders(), AverageOrderValue()]
