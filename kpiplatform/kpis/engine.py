@@ -205,9 +205,24 @@ def compute_kpis(
             logger.exception("KPI %s failed", kpi.key)
             _record_failure(kpi.key, error, computed_at)
             report.failed[kpi.key] = error.strip().splitlines()[-1]
+    _drop_temporary_tables(context)
     if report.computed:
         plugins.notify_kpi_values_updated(report.computed)
     return report
+
+
+# The memo key under which KPIs list the temporary tables they built to share facts within
+# the run (schema-qualified names, ``pg_temp.*``).
+TEMPORARY_TABLES = "temporary_tables"
+
+
+def _drop_temporary_tables(context: SqlKPIContext) -> None:
+    """Drop the run's shared temporary tables: they would otherwise live as long as the
+    database connection (a worker's), holding a copy of the company's facts."""
+    tables = sorted(context.memo.pop(TEMPORARY_TABLES, ()))
+    if tables:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {', '.join(tables)}")
 
 
 class KPIComputeFailed(RuntimeError):

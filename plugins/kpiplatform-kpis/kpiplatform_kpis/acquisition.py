@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from kpiplatform.sdk import KPI, Direction, KPIContext, KPIResult, KPIValue, Period, Unit
 
 from .grouping import dependency_values, grouped_values, in_range_sql, segment_sql
+from .shared_facts import shared_table
 
 SPEND_DATASETS = ("spend", "web_traffic", "exchange_rates")
 MARKETING_SEGMENTS = ("channel", "campaign")
@@ -52,10 +53,11 @@ def lead_facts(context: KPIContext) -> str:
     """
 
 
-def acquired_customer_facts(context: KPIContext) -> str:
+def acquired_customers_sql(context: KPIContext) -> str:
     """One row per customer whose first paid day (first day with MRR > 0 or first successful
-    payment, whichever is earlier) falls in the periods' span, with the customer's revenue to
-    date (successful payments minus refunds, before tax, each at the rate of its day)."""
+    payment, whichever is earlier) falls in the span, with the customer's acquisition channel
+    and campaign and revenue to date (successful payments minus refunds, before tax, each at
+    the rate of its day)."""
     payment_day = context.local_date_sql("pay.occurred_at")
     amount = context.money_sql("pay.amount_minor", "pay.currency", payment_day)
     return f"""
@@ -81,18 +83,31 @@ def acquired_customer_facts(context: KPIContext) -> str:
                 FROM data_payments pay
                 JOIN acquired a ON a.source = pay.source AND a.customer_ref = pay.customer_ref
                 WHERE pay.deleted_at IS NULL AND pay.status = 'succeeded'
+                -- Apart, so the conversion runs once per payment.
+                OFFSET 0
             ) converted
             WHERE amount IS NOT NULL
             GROUP BY source, customer_ref
         )
         SELECT a.day, {segment_sql("c.channel")} AS channel,
-               {segment_sql("c.campaign")} AS campaign, 0::numeric AS spend, 0 AS leads,
-               COALESCE(r.revenue, 0) AS revenue
+               {segment_sql("c.campaign")} AS campaign, COALESCE(r.revenue, 0) AS revenue
         FROM acquired a
         LEFT JOIN revenue_to_date r USING (source, customer_ref)
         LEFT JOIN data_customers c
                ON c.source = a.source AND c.external_id = a.customer_ref
               AND c.deleted_at IS NULL
+    """
+
+
+def acquired_customer_facts(context: KPIContext, periods: Sequence[Period]) -> str:
+    """Customers acquired in the periods' span (see :func:`acquired_customers_sql`, built
+    once per run), in the columns of the spend facts."""
+    table = shared_table(
+        context, "kpi_acquired_customers", acquired_customers_sql(context), periods
+    )
+    return f"""
+        SELECT day, channel, campaign, 0::numeric AS spend, 0 AS leads, revenue
+        FROM {table} WHERE day >= %(first_day)s AND day < %(end_day)s
     """
 
 
@@ -338,7 +353,7 @@ class MarketingRoi(KPI):
             f"SELECT day, channel, campaign, spend, revenue FROM ({spend_facts(context)}) s "
             f"UNION ALL "
             f"SELECT day, channel, campaign, spend, revenue "
-            f"FROM ({acquired_customer_facts(context)}) a"
+            f"FROM ({acquired_customer_facts(context, periods)}) a"
         )
         return grouped_values(
             context,

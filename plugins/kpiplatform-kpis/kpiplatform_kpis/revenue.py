@@ -12,34 +12,54 @@ from dataclasses import dataclass
 from kpiplatform.sdk import KPI, KPIContext, KPIResult, KPIValue, Period, Unit
 
 from .grouping import grouped_values, in_range_sql, period_start_sql, segment_sql
+from .shared_facts import shared_table
 
 PAYMENT_DATASETS = ("payments", "customers", "exchange_rates")
 CUSTOMER_SEGMENTS = ("country", "channel")
 
 
-def payment_facts(context: KPIContext, where: str = "TRUE") -> str:
-    """One row per successful charge or refund in the periods' span, converted to the
-    reporting currency; payments with no exchange rate for their day are left out."""
+def payment_days_sql(context: KPIContext) -> str:
+    """Successful payments in the span, summed per customer, local day, kind and order flag,
+    each converted at the rate of its own day. ``amount`` and ``converted`` cover the payments
+    with a known rate; ``payments`` counts them all."""
     day = context.local_date_sql("pay.occurred_at")
     amount = context.money_sql("pay.amount_minor", "pay.currency", day)
     return f"""
-        SELECT * FROM (
-            SELECT {day} AS day, {amount} AS amount, pay.kind, pay.is_order,
-                   CASE WHEN pay.customer_ref <> ''
-                        THEN pay.source || '/' || pay.customer_ref END AS customer,
-                   {segment_sql("c.country")} AS country,
-                   {segment_sql("c.channel")} AS channel
+        SELECT source, customer_ref, day, kind, is_order, sum(amount) AS amount,
+               count(amount) AS converted, count(*) AS payments
+        FROM (
+            SELECT pay.source, pay.customer_ref, {day} AS day, pay.kind, pay.is_order,
+                   {amount} AS amount
             FROM data_payments pay
-            LEFT JOIN data_customers c
-                   ON c.source = pay.source AND c.external_id = pay.customer_ref
-                  AND c.deleted_at IS NULL
             WHERE pay.deleted_at IS NULL AND pay.status = 'succeeded'
-              AND {in_range_sql("pay.occurred_at")} AND ({where})
-            -- OFFSET 0 keeps the subquery apart, so the conversion runs once per payment
-            -- (flattened, it is evaluated again for the filter below).
+              AND {in_range_sql("pay.occurred_at")}
+            -- OFFSET 0 keeps the subquery apart, so the conversion runs once per payment.
             OFFSET 0
         ) converted
-        WHERE amount IS NOT NULL
+        GROUP BY source, customer_ref, day, kind, is_order
+    """
+
+
+def payment_days(context: KPIContext, periods: Sequence[Period]) -> str:
+    """The run's temporary table of :func:`payment_days_sql`, covering ``periods``."""
+    return shared_table(context, "kpi_payment_days", payment_days_sql(context), periods)
+
+
+def payment_facts(context: KPIContext, periods: Sequence[Period]) -> str:
+    """Successful charges and refunds in the periods' span, converted to the reporting
+    currency, per customer, day, kind and order flag; payments with no exchange rate for
+    their day are left out."""
+    return f"""
+        SELECT d.day, d.amount, d.converted, d.kind, d.is_order,
+               CASE WHEN d.customer_ref <> ''
+                    THEN d.source || '/' || d.customer_ref END AS customer,
+               {segment_sql("c.country")} AS country,
+               {segment_sql("c.channel")} AS channel
+        FROM {payment_days(context, periods)} d
+        LEFT JOIN data_customers c
+               ON c.source = d.source AND c.external_id = d.customer_ref
+              AND c.deleted_at IS NULL
+        WHERE d.converted > 0 AND d.day >= %(first_day)s AND d.day < %(end_day)s
     """
 
 
@@ -53,9 +73,9 @@ PER_CUSTOMER_FACTS = f"""
            -- Refunds count on the day of the refund, with a negative sign.
            sum(CASE WHEN f.kind = 'refund' THEN -f.amount ELSE f.amount END) AS net,
            sum(f.amount) FILTER (WHERE f.kind = 'charge') AS charged,
-           count(*) AS payments,
-           count(*) FILTER (WHERE f.kind = 'charge') AS charges,
-           count(*) FILTER (WHERE {ORDER}) AS orders,
+           sum(f.converted) AS payments,
+           COALESCE(sum(f.converted) FILTER (WHERE f.kind = 'charge'), 0) AS charges,
+           COALESCE(sum(f.converted) FILTER (WHERE {ORDER}), 0) AS orders,
            sum(f.amount) FILTER (WHERE {ORDER}) AS order_amount
     FROM ({{facts}}) f
     GROUP BY {{period}}, f.customer, f.country, f.channel
@@ -89,7 +109,7 @@ def shared_values(
             context,
             periods,
             facts=PER_CUSTOMER_FACTS.format(
-                facts=payment_facts(context), period=period_start_sql(grain, "f.day")
+                facts=payment_facts(context, periods), period=period_start_sql(grain, "f.day")
             ),
             measures=list(SHARED_MEASURES.values()),
             result=lambda *values: dict(zip(SHARED_MEASURES, values, strict=True)),
