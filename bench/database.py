@@ -39,6 +39,8 @@ def setup_django() -> None:
     url = bench_database_url()
     ensure_database(url)
     os.environ["DATABASE_URL"] = url
+    # A second call (another benchmark module imported after this one) keeps this database.
+    os.environ["KPI_BENCH_DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kpiplatform.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django

@@ -11,26 +11,22 @@ spend, leads, deals, web traffic and survey responses. Then measures:
 - a full recompute of every KPI (all families) at every grain;
 - the recompute after one new day of data (customers, segments, payments, spend).
 
-Run against a database of its own: ``DATABASE_URL=postgres://.../kpi_kpi_bench``.
+Works on the benchmark database (see bench/database.py), never the one in ``DATABASE_URL``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import time
 from collections.abc import Callable
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kpiplatform.settings")
+from bench.database import setup_django
 
-import django
-
-django.setup()
+setup_django()
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_tenants.utils import schema_context  # noqa: E402
@@ -49,7 +45,6 @@ TARGET_LEDGER_RATIO = 1.5
 
 
 def ensure_company() -> Company:
-    call_command("migrate_schemas", "--shared", verbosity=0)
     company = Company.objects.filter(slug=SLUG).first()
     if company is None:
         company, _ = provisioning.create_company(

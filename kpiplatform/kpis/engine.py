@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import traceback
 import zoneinfo
 from collections.abc import Iterable, Sequence
@@ -46,6 +47,8 @@ class ComputationReport:
     computed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     values_stored: int = 0
+    # Wall-clock seconds per KPI (every grain, storing included): where a run's time goes.
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def build_context() -> SqlKPIContext:
@@ -184,6 +187,7 @@ def compute_kpis(
             data_start[requires] = first_data_day(context, requires)
         start = first_day or data_start.get(requires) or last_day
         start = min(start, last_day)
+        started = time.perf_counter()
         try:
             with transaction.atomic():
                 _set_work_mem()
@@ -200,6 +204,8 @@ def compute_kpis(
                     )
                 _record_success(kpi.key, computed_at)
             report.computed.append(kpi.key)
+            report.seconds[kpi.key] = time.perf_counter() - started
+            logger.debug("KPI %s computed in %.3f s", kpi.key, report.seconds[kpi.key])
         except Exception:
             error = traceback.format_exc()
             logger.exception("KPI %s failed", kpi.key)
