@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import pluggy
 
-SDK_VERSION = "1.0.0"
+SDK_VERSION = "1.1.0"
 PROJECT_NAME = "kpiplatform"
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -164,6 +164,22 @@ MRR_MOVEMENTS_TABLE = "kpis_mrr_movement"
 # plan is classified on its own, so moving to another plan churns the old plan and is new
 # business (or a reactivation) on the new one. KPIs read it for their plan breakdowns.
 MRR_PLAN_MOVEMENTS_TABLE = "kpis_mrr_plan_movement"
+# Successful payments per customer and day (the day in the company's time zone), converted to
+# the reporting currency at the rate of that day, before tax. Columns: source, customer_ref
+# ("" for payments of no customer), day, net (charges minus refunds), charged (charges),
+# order_amount (one-off charges), payments, charges and orders (counts of those with a rate),
+# paid (successful charges, with a rate or not) and unconverted (payments left out for want
+# of a rate). Rebuilt from ``payments``: a KPI reading it declares ``requires=("payments",)``.
+PAYMENT_DAYS_TABLE = "kpis_payment_day"
+# Per customer (source, customer_ref): first_paid_day, the first day with MRR > 0 or the first
+# successful charge, whichever is earlier; and revenue_to_date, the net revenue of all its
+# payments (as ``net`` above). Derived from ``payments`` and ``mrr_segments``. A KPI reading
+# first_paid_day adds FIRST_PAID_DAYS to its ``requires``, one reading revenue_to_date adds
+# REVENUE_TO_DATE: the engine then recomputes it from the first paid day of every customer
+# whose value changed (a sale today moves the revenue to date of a customer acquired in 2024).
+CUSTOMER_FACTS_TABLE = "kpis_customer_fact"
+FIRST_PAID_DAYS = "first_paid_days"
+REVENUE_TO_DATE = "revenue_to_date"
 
 
 class KPIContext(Protocol):
@@ -315,9 +331,13 @@ class NotificationChannel:
 
 
 __all__ = [
+    "CUSTOMER_FACTS_TABLE",
+    "FIRST_PAID_DAYS",
     "KPI",
     "MRR_MOVEMENTS_TABLE",
     "MRR_PLAN_MOVEMENTS_TABLE",
+    "PAYMENT_DAYS_TABLE",
+    "REVENUE_TO_DATE",
     "SDK_VERSION",
     "ConfigField",
     "Connector",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from kpiplatform import plugins
+from kpiplatform.sdk import SDK_VERSION
 
 EXAMPLE = "kpiplatform-example"
 BUILT_IN = "kpiplatform-kpis"
@@ -56,9 +57,9 @@ def test_a_plugin_for_another_sdk_is_not_loaded_and_says_how_to_fix_it(acme):
     incompatible = listed(acme)["kpiplatform-incompatible"]
     assert incompatible["state"] == "incompatible"
     assert incompatible["sdk_supports"] == ">=2,<3"
-    assert "provides SDK 1.0.0" in incompatible["error"]
+    assert f"provides SDK {SDK_VERSION}" in incompatible["error"]
     assert (
-        "Install a version of kpiplatform-incompatible that supports SDK 1.0.0"
+        f"Install a version of kpiplatform-incompatible that supports SDK {SDK_VERSION}"
         in (incompatible["fix"])
     )
     with acme.activate():

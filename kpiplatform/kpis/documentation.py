@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from kpiplatform.data.models import DATASETS
 from kpiplatform.sdk import KPI, Unit
 
 BUILT_IN_DISTRIBUTION = "kpiplatform-kpis"
@@ -52,7 +53,10 @@ def kpi_reference() -> str:
         lines.append(f"## {kpi.name} (`{kpi.key}`)\n")
         lines.append(f"{kpi.description}\n")
         lines.append(f"- Unit: {UNIT_WORDS[kpi.unit]}; {direction}.")
-        lines.append(f"- Reads: {', '.join(f'`{name}`' for name in kpi.requires) or '—'}.")
+        # Derived facts (first paid days, revenue to date) are named by the datasets they
+        # come from, which the KPI lists too.
+        datasets = [name for name in kpi.requires if name in DATASETS]
+        lines.append(f"- Reads: {', '.join(f'`{name}`' for name in datasets) or '—'}.")
         if kpi.depends_on:
             lines.append(f"- Built from: {', '.join(f'`{key}`' for key in kpi.depends_on)}.")
         if kpi.segments:

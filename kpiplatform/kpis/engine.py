@@ -21,11 +21,19 @@ from django.utils import timezone
 
 from kpiplatform import plugins
 from kpiplatform.data.models import DATASETS
-from kpiplatform.kpis import ledger
+from kpiplatform.kpis import ledger, payment_facts
 from kpiplatform.kpis.context import SqlKPIContext
 from kpiplatform.kpis.models import CompanySettings, KPIComputation
 from kpiplatform.kpis.registry import registered_kpis, registered_kpis_by_plugin
-from kpiplatform.sdk import KPI, DatasetChanges, Grain, KPIValue, Period
+from kpiplatform.sdk import (
+    FIRST_PAID_DAYS,
+    KPI,
+    REVENUE_TO_DATE,
+    DatasetChanges,
+    Grain,
+    KPIValue,
+    Period,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -148,14 +156,17 @@ def compute_kpis(
     last_day: dt.date | None = None,
     context: SqlKPIContext | None = None,
     kpis: dict[str, KPI] | None = None,
+    changed_since: dict[str, dt.date | None] | None = None,
 ) -> ComputationReport:
     """Compute and store ``keys`` (all KPIs by default) in the current company's schema.
 
     Periods run from the period containing ``first_day`` (default: the first day of the data
     the KPI reads) to the one containing ``last_day`` (default: today in the company's time
     zone). Values of those periods that a KPI no longer produces are removed; with no
-    ``first_day``, every other stored value of the KPI is removed too. ``kpis`` replaces
-    the registered definitions (a caller that holds its own).
+    ``first_day``, every other stored value of the KPI is removed too. ``changed_since``
+    gives each KPI its own first day instead: the earliest changed day of the datasets it
+    reads (a dataset mapped to None changed on every day). ``kpis`` replaces the registered
+    definitions (a caller that holds its own).
     """
     if connection.schema_name == "public":
         raise RuntimeError("KPIs are computed inside a company schema, not in public")
@@ -182,10 +193,13 @@ def compute_kpis(
     data_start: dict[tuple[str, ...], dt.date | None] = {}
     for kpi in ordered:
         requires = tuple(sorted(datasets_read(kpis, kpi.key)))
+        kpi_first_day = first_day
+        if changed_since is not None:
+            kpi_first_day = _changed_since(requires, changed_since)
         # The first data day scans whole datasets: only needed when no first day is given.
-        if first_day is None and requires not in data_start:
+        if kpi_first_day is None and requires not in data_start:
             data_start[requires] = first_data_day(context, requires)
-        start = first_day or data_start.get(requires) or last_day
+        start = kpi_first_day or data_start.get(requires) or last_day
         start = min(start, last_day)
         started = time.perf_counter()
         try:
@@ -195,7 +209,7 @@ def compute_kpis(
                     periods = Period.between(grain, start, last_day)
                     values = _compute(kpi, plugin_of.get(kpi.key), context, periods)
                     report.values_stored += _store(
-                        kpi.key, grain, periods, values, computed_at, full=first_day is None
+                        kpi.key, grain, periods, values, computed_at, full=kpi_first_day is None
                     )
                     context.computed.setdefault(kpi.key, {}).update(
                         (value.period, value.result)
@@ -215,6 +229,14 @@ def compute_kpis(
     if report.computed:
         plugins.notify_kpi_values_updated(report.computed)
     return report
+
+
+def _changed_since(requires: Iterable[str], changed: dict[str, dt.date | None]) -> dt.date | None:
+    """The first day to recompute a KPI reading ``requires`` from (None: every day)."""
+    days = [changed[name] for name in requires if name in changed]
+    if any(day is None for day in days):
+        return None
+    return min(days) if days else None
 
 
 # The memo key under which KPIs list the temporary tables they built to share facts within
@@ -327,38 +349,61 @@ def _record_failure(key: str, error: str, failed_at: dt.datetime) -> None:
     )
 
 
-def recompute_everything(context: SqlKPIContext | None = None) -> ComputationReport:
-    """Rebuild the MRR ledger and recompute every KPI at every grain (settings changed, a
-    new deployment, ``manage.py recompute_kpis``)."""
-    context = context or build_context()
+def rebuild_facts(context: SqlKPIContext) -> None:
+    """Rebuild everything derived from the datasets that KPIs read: the MRR ledgers, the
+    payment days and the customer facts."""
     ledger.rebuild_all(context)
+    payment_facts.rebuild_all(context)
     # Fresh statistics: the KPI queries plan on the rebuilt ledger's real size.
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE kpis_mrr_movement")
+
+
+def recompute_everything(context: SqlKPIContext | None = None) -> ComputationReport:
+    """Rebuild the derived facts and recompute every KPI at every grain (settings changed, a
+    new deployment, ``manage.py recompute_kpis``)."""
+    context = context or build_context()
+    rebuild_facts(context)
     return compute_kpis(context=context)
 
 
 def recompute_after_changes(changes: DatasetChanges) -> ComputationReport:
-    """Recompute what ``changes`` touch: the ledger of the customers whose segments changed,
-    and the KPIs reading a changed dataset, from the first changed day to today (MRR-type
+    """Recompute what ``changes`` touch: the derived facts of the changed days and customers,
+    then each KPI reading a changed dataset, from its first changed day to today (MRR-type
     values are cumulative, so every later period moves too)."""
-    datasets = set(changes.ranges)
-    if not datasets:
+    if not changes.ranges:
         return ComputationReport()
     context = build_context()
     kpis = registered_kpis()
-    first_days = [first for first, _ in changes.ranges.values()]
-    if datasets & _EVERYTHING_DATASETS:
-        ledger.rebuild_all(context)
-        keys = set(kpis)
-        first_days = []  # every period
-    else:
-        keys = dependents_of(kpis, [k for k, kpi in kpis.items() if datasets & set(kpi.requires)])
-        if "mrr_segments" in datasets:
-            build = ledger.rebuild_changed(context)
-            if build.customers is None:
-                first_days = []  # rebuilt entirely (first build, or lost after a crash)
-            elif build.first_changed_day is not None:
-                first_days.append(build.first_changed_day)
-    first_day = min(first_days) if first_days else None
-    return compute_kpis(keys=sorted(keys), first_day=first_day, context=context)
+    # Writers report days in UTC; a record's day in the company's time zone is at most one
+    # day earlier (and later days are recomputed anyway).
+    changed: dict[str, dt.date | None] = {
+        name: first - dt.timedelta(days=1) for name, (first, _) in changes.ranges.items()
+    }
+    if set(changed) & _EVERYTHING_DATASETS or payment_facts.lost_after_crash(
+        changes.ranges.get("payments")
+    ):
+        return recompute_everything(context)
+    rebuilt_customers: tuple[tuple[str, str], ...] = ()
+    if "mrr_segments" in changed:
+        build = ledger.rebuild_changed(context)
+        if build.customers is None:  # rebuilt entirely (first build, or lost after a crash)
+            payment_facts.rebuild_all(context)
+            return compute_kpis(context=context)
+        if build.first_changed_day is not None:
+            changed["mrr_segments"] = min(changed["mrr_segments"], build.first_changed_day)
+        rebuilt_customers = build.rebuilt
+    payment_days = None
+    if "payments" in changed:
+        last = changes.ranges["payments"][1] + dt.timedelta(days=1)
+        payment_days = (changed["payments"], last)
+    if payment_days or rebuilt_customers:
+        refresh = payment_facts.refresh(context, payment_days, rebuilt_customers)
+        for name, day in (
+            (FIRST_PAID_DAYS, refresh.first_paid_days),
+            (REVENUE_TO_DATE, refresh.revenue_to_date),
+        ):
+            if day is not None:
+                changed[name] = day
+    keys = dependents_of(kpis, [k for k, kpi in kpis.items() if set(changed) & set(kpi.requires)])
+    return compute_kpis(keys=sorted(keys), context=context, changed_since=changed)

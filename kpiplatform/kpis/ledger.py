@@ -41,6 +41,8 @@ class LedgerBuild:
 
     customers: int | None
     first_changed_day: dt.date | None
+    # The (source, customer_ref) rebuilt by a partial build: their customer facts follow.
+    rebuilt: tuple[tuple[str, str], ...] = ()
 
 
 def _segments_sql(context: SqlKPIContext, scoped: bool, key: str) -> str:
@@ -235,9 +237,11 @@ def rebuild_changed(context: SqlKPIContext) -> LedgerBuild:
         )
         cursor.execute(_warnings_sql(context, scoped=True))
         _save_state()
+        cursor.execute(f"SELECT source, customer_ref FROM {_SCOPE}")
+        rebuilt = tuple(cursor.fetchall())
         cursor.execute(f"DROP TABLE {_SCOPE}")
     firsts = [day for day in firsts if day is not None]
-    return LedgerBuild(customers, min(firsts) if firsts else None)
+    return LedgerBuild(customers, min(firsts) if firsts else None, rebuilt)
 
 
 def _lost_after_crash(context: SqlKPIContext) -> bool:

@@ -124,6 +124,60 @@ class MrrPlanMovement(models.Model):
         return f"{self.customer_ref} {self.plan_ref} {self.day} {self.kind} {self.amount}"
 
 
+class PaymentDay(models.Model):
+    """A customer's successful payments of one day, summed, in the reporting currency.
+
+    Materialised from the payments by :mod:`kpiplatform.kpis.payment_facts`: each payment is
+    placed on its day in the company's time zone and converted at the rate of that day, once,
+    instead of by every KPI and grain. Refreshed for the days a write touched; rebuilt entirely
+    when settings or exchange rates change. UNLOGGED, like the ledger (migration 0004).
+    """
+
+    pk = models.CompositePrimaryKey("source", "customer_ref", "day")
+
+    source = models.CharField(max_length=64)
+    customer_ref = models.CharField(max_length=255)  # "" for payments of no customer
+    day = models.DateField()
+    net = models.DecimalField(max_digits=30, decimal_places=12)  # charges minus refunds
+    charged = models.DecimalField(max_digits=30, decimal_places=12)  # charges only
+    order_amount = models.DecimalField(max_digits=30, decimal_places=12)  # one-off charges
+    payments = models.IntegerField()  # charges and refunds with a rate (counted in net)
+    charges = models.IntegerField()  # charges with a rate
+    orders = models.IntegerField()  # one-off charges with a rate
+    paid = models.IntegerField()  # successful charges, with a rate or not: a paid day
+    unconverted = models.IntegerField()  # payments left out: no rate on or before the day
+
+    class Meta:
+        db_table = "kpis_payment_day"
+        indexes = [models.Index(fields=["day"], name="payment_day_day")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_ref} {self.day} {self.net}"
+
+
+class CustomerFact(models.Model):
+    """Per customer: the first paid day and revenue to date, from the ledger and payment days.
+
+    First paid day: the first day with MRR > 0 or the first successful charge, whichever is
+    earlier (new customers, CAC, marketing ROI). Revenue to date: successful payments minus
+    refunds, before tax (marketing ROI). Refreshed for the customers a write touched.
+    """
+
+    pk = models.CompositePrimaryKey("source", "customer_ref")
+
+    source = models.CharField(max_length=64)
+    customer_ref = models.CharField(max_length=255)
+    first_paid_day = models.DateField()
+    revenue_to_date = models.DecimalField(max_digits=30, decimal_places=12)
+
+    class Meta:
+        db_table = "kpis_customer_fact"
+        indexes = [models.Index(fields=["first_paid_day"], name="customer_fact_first_paid")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_ref} first paid {self.first_paid_day}"
+
+
 class LedgerState(models.Model):
     """Single row: when the ledger was last built (none: never, the next build is full)."""
 

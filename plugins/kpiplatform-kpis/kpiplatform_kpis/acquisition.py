@@ -6,10 +6,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kpiplatform.sdk import KPI, Direction, KPIContext, KPIResult, KPIValue, Period, Unit
+from kpiplatform.sdk import (
+    CUSTOMER_FACTS_TABLE,
+    FIRST_PAID_DAYS,
+    KPI,
+    REVENUE_TO_DATE,
+    Direction,
+    KPIContext,
+    KPIResult,
+    KPIValue,
+    Period,
+    Unit,
+)
 
 from .grouping import dependency_values, grouped_values, in_range_sql, segment_sql
-from .shared_facts import shared_table
 
 SPEND_DATASETS = ("spend", "web_traffic", "exchange_rates")
 MARKETING_SEGMENTS = ("channel", "campaign")
@@ -53,61 +63,21 @@ def lead_facts(context: KPIContext) -> str:
     """
 
 
-def acquired_customers_sql(context: KPIContext) -> str:
-    """One row per customer whose first paid day (first day with MRR > 0 or first successful
-    payment, whichever is earlier) falls in the span, with the customer's acquisition channel
-    and campaign and revenue to date (successful payments minus refunds, before tax, each at
-    the rate of its day)."""
-    payment_day = context.local_date_sql("pay.occurred_at")
-    amount = context.money_sql("pay.amount_minor", "pay.currency", payment_day)
+def acquired_customer_facts() -> str:
+    """Customers whose first paid day (first day with MRR > 0 or first successful payment,
+    whichever is earlier) falls in the span, with their revenue to date (successful payments
+    minus refunds, before tax, each at the rate of its day), from the platform's customer
+    facts, labelled with the customer's acquisition channel and campaign; in the columns of
+    the spend facts."""
     return f"""
-        WITH first_paid AS (
-            SELECT source, customer_ref, MIN(day) AS day FROM (
-                SELECT m.source, m.customer_ref, m.starts_on AS day
-                FROM data_mrr_segments m
-                WHERE m.deleted_at IS NULL AND m.mrr_minor > 0
-                UNION ALL
-                SELECT pay.source, pay.customer_ref, {payment_day}
-                FROM data_payments pay
-                WHERE pay.deleted_at IS NULL AND pay.kind = 'charge'
-                  AND pay.status = 'succeeded' AND pay.customer_ref <> ''
-            ) paid_days
-            GROUP BY source, customer_ref
-        ), acquired AS (
-            SELECT * FROM first_paid WHERE day >= %(first_day)s AND day < %(end_day)s
-        ), revenue_to_date AS (
-            SELECT source, customer_ref,
-                   SUM(CASE WHEN kind = 'refund' THEN -amount ELSE amount END) AS revenue
-            FROM (
-                SELECT pay.source, pay.customer_ref, pay.kind, {amount} AS amount
-                FROM data_payments pay
-                JOIN acquired a ON a.source = pay.source AND a.customer_ref = pay.customer_ref
-                WHERE pay.deleted_at IS NULL AND pay.status = 'succeeded'
-                -- Apart, so the conversion runs once per payment.
-                OFFSET 0
-            ) converted
-            WHERE amount IS NOT NULL
-            GROUP BY source, customer_ref
-        )
-        SELECT a.day, {segment_sql("c.channel")} AS channel,
-               {segment_sql("c.campaign")} AS campaign, COALESCE(r.revenue, 0) AS revenue
-        FROM acquired a
-        LEFT JOIN revenue_to_date r USING (source, customer_ref)
+        SELECT f.first_paid_day AS day, {segment_sql("c.channel")} AS channel,
+               {segment_sql("c.campaign")} AS campaign, 0::numeric AS spend, 0 AS leads,
+               f.revenue_to_date AS revenue
+        FROM {CUSTOMER_FACTS_TABLE} f
         LEFT JOIN data_customers c
-               ON c.source = a.source AND c.external_id = a.customer_ref
+               ON c.source = f.source AND c.external_id = f.customer_ref
               AND c.deleted_at IS NULL
-    """
-
-
-def acquired_customer_facts(context: KPIContext, periods: Sequence[Period]) -> str:
-    """Customers acquired in the periods' span (see :func:`acquired_customers_sql`, built
-    once per run), in the columns of the spend facts."""
-    table = shared_table(
-        context, "kpi_acquired_customers", acquired_customers_sql(context), periods
-    )
-    return f"""
-        SELECT day, channel, campaign, 0::numeric AS spend, 0 AS leads, revenue
-        FROM {table} WHERE day >= %(first_day)s AND day < %(end_day)s
+        WHERE f.first_paid_day >= %(first_day)s AND f.first_paid_day < %(end_day)s
     """
 
 
@@ -341,7 +311,15 @@ class MarketingRoi(KPI):
         "the same keys."
     )
     unit: Unit = Unit.PERCENT
-    requires: tuple[str, ...] = (*SPEND_DATASETS, "payments", "mrr_segments", "customers")
+    # Revenue to date of an old cohort moves with every new payment of its customers.
+    requires: tuple[str, ...] = (
+        *SPEND_DATASETS,
+        "payments",
+        "mrr_segments",
+        "customers",
+        FIRST_PAID_DAYS,
+        REVENUE_TO_DATE,
+    )
     segments: tuple[str, ...] = MARKETING_SEGMENTS
 
     def compute(self, context: KPIContext, periods: Sequence[Period]) -> list[KPIValue]:
@@ -353,7 +331,7 @@ class MarketingRoi(KPI):
             f"SELECT day, channel, campaign, spend, revenue FROM ({spend_facts(context)}) s "
             f"UNION ALL "
             f"SELECT day, channel, campaign, spend, revenue "
-            f"FROM ({acquired_customer_facts(context, periods)}) a"
+            f"FROM ({acquired_customer_facts()}) a"
         )
         return grouped_values(
             context,

@@ -1,7 +1,8 @@
 """Revenue and orders: revenue, gross revenue, ARPU, orders and average order value.
 
 All read successful payments (charges and refunds) in the reporting currency, before tax,
-each converted at the rate of its own day and placed on its day in the company's time zone.
+each converted at the rate of its own day and placed on its day in the company's time zone:
+the platform's payment days (``PAYMENT_DAYS_TABLE``), where that is done once per payment.
 """
 
 from __future__ import annotations
@@ -9,76 +10,42 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from kpiplatform.sdk import KPI, KPIContext, KPIResult, KPIValue, Period, Unit
+from kpiplatform.sdk import (
+    KPI,
+    PAYMENT_DAYS_TABLE,
+    KPIContext,
+    KPIResult,
+    KPIValue,
+    Period,
+    Unit,
+)
 
-from .grouping import grouped_values, in_range_sql, period_start_sql, segment_sql
-from .shared_facts import shared_table
+from .grouping import grouped_values, period_start_sql, segment_sql
 
 PAYMENT_DATASETS = ("payments", "customers", "exchange_rates")
 CUSTOMER_SEGMENTS = ("country", "channel")
 
 
-def payment_days_sql(context: KPIContext) -> str:
-    """Successful payments in the span, summed per customer, local day, kind and order flag,
-    each converted at the rate of its own day. ``amount`` and ``converted`` cover the payments
-    with a known rate; ``payments`` counts them all."""
-    day = context.local_date_sql("pay.occurred_at")
-    amount = context.money_sql("pay.amount_minor", "pay.currency", day)
-    return f"""
-        SELECT source, customer_ref, day, kind, is_order, sum(amount) AS amount,
-               count(amount) AS converted, count(*) AS payments
-        FROM (
-            SELECT pay.source, pay.customer_ref, {day} AS day, pay.kind, pay.is_order,
-                   {amount} AS amount
-            FROM data_payments pay
-            WHERE pay.deleted_at IS NULL AND pay.status = 'succeeded'
-              AND {in_range_sql("pay.occurred_at")}
-            -- OFFSET 0 keeps the subquery apart, so the conversion runs once per payment.
-            OFFSET 0
-        ) converted
-        GROUP BY source, customer_ref, day, kind, is_order
-    """
-
-
-def payment_days(context: KPIContext, periods: Sequence[Period]) -> str:
-    """The run's temporary table of :func:`payment_days_sql`, covering ``periods``."""
-    return shared_table(context, "kpi_payment_days", payment_days_sql(context), periods)
-
-
-def payment_facts(context: KPIContext, periods: Sequence[Period]) -> str:
-    """Successful charges and refunds in the periods' span, converted to the reporting
-    currency, per customer, day, kind and order flag; payments with no exchange rate for
-    their day are left out."""
-    return f"""
-        SELECT d.day, d.amount, d.converted, d.kind, d.is_order,
-               CASE WHEN d.customer_ref <> ''
-                    THEN d.source || '/' || d.customer_ref END AS customer,
-               {segment_sql("c.country")} AS country,
-               {segment_sql("c.channel")} AS channel
-        FROM {payment_days(context, periods)} d
-        LEFT JOIN data_customers c
-               ON c.source = d.source AND c.external_id = d.customer_ref
-              AND c.deleted_at IS NULL
-        WHERE d.converted > 0 AND d.day >= %(first_day)s AND d.day < %(end_day)s
-    """
-
-
-# Every revenue KPI aggregates the same payment facts: one query per grain computes all their
-# measures (shared through ``context.memo``), instead of one scan of the payments per KPI.
-# The facts are first summed per customer and period, so distinct paying customers are a
-# plain count (hash aggregation) instead of COUNT(DISTINCT) sorts per grouping set.
-ORDER = "f.kind = 'charge' AND f.is_order"
+# Every revenue KPI aggregates the same facts: one query per grain computes all their
+# measures (shared through ``context.memo``). The platform's payment days are already
+# converted and placed on local days; they are summed per customer and period first (on the
+# raw key columns, a hash aggregation), so distinct paying customers are a plain count, and
+# only then labelled with the customer's country and channel.
 PER_CUSTOMER_FACTS = f"""
-    SELECT min(f.day) AS day, f.customer, f.country, f.channel,
-           -- Refunds count on the day of the refund, with a negative sign.
-           sum(CASE WHEN f.kind = 'refund' THEN -f.amount ELSE f.amount END) AS net,
-           sum(f.amount) FILTER (WHERE f.kind = 'charge') AS charged,
-           sum(f.converted) AS payments,
-           COALESCE(sum(f.converted) FILTER (WHERE f.kind = 'charge'), 0) AS charges,
-           COALESCE(sum(f.converted) FILTER (WHERE {ORDER}), 0) AS orders,
-           sum(f.amount) FILTER (WHERE {ORDER}) AS order_amount
-    FROM ({{facts}}) f
-    GROUP BY {{period}}, f.customer, f.country, f.channel
+    SELECT d.pstart AS day,
+           CASE WHEN d.customer_ref <> '' THEN 1 END AS customer,
+           {segment_sql("c.country")} AS country, {segment_sql("c.channel")} AS channel,
+           d.net, d.charged, d.payments, d.charges, d.orders, d.order_amount
+    FROM (
+        SELECT {{period}} AS pstart, source, customer_ref, sum(net) AS net,
+               sum(charged) AS charged, sum(payments) AS payments, sum(charges) AS charges,
+               sum(orders) AS orders, sum(order_amount) AS order_amount
+        FROM {PAYMENT_DAYS_TABLE}
+        WHERE payments > 0 AND day >= %(first_day)s AND day < %(end_day)s
+        GROUP BY 1, source, customer_ref
+    ) d
+    LEFT JOIN data_customers c
+           ON c.source = d.source AND c.external_id = d.customer_ref AND c.deleted_at IS NULL
 """
 SHARED_MEASURES = {
     "net": "COALESCE(SUM(f.net), 0)",
@@ -88,7 +55,7 @@ SHARED_MEASURES = {
     "payments": "SUM(f.payments)",
     "charges": "SUM(f.charges)",
     "orders": "COALESCE(SUM(f.orders), 0)",
-    "order_amount": "SUM(f.order_amount)",
+    "order_amount": "SUM(f.order_amount) FILTER (WHERE f.orders > 0)",
 }
 
 
@@ -108,9 +75,7 @@ def shared_values(
         context.memo[memo_key] = grouped_values(
             context,
             periods,
-            facts=PER_CUSTOMER_FACTS.format(
-                facts=payment_facts(context, periods), period=period_start_sql(grain, "f.day")
-            ),
+            facts=PER_CUSTOMER_FACTS.format(period=period_start_sql(grain, "day")),
             measures=list(SHARED_MEASURES.values()),
             result=lambda *values: dict(zip(SHARED_MEASURES, values, strict=True)),
             segments=CUSTOMER_SEGMENTS,

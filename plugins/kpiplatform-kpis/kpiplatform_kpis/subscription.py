@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from kpiplatform.sdk import (
+    CUSTOMER_FACTS_TABLE,
+    FIRST_PAID_DAYS,
     KPI,
     MRR_MOVEMENTS_TABLE,
     MRR_PLAN_MOVEMENTS_TABLE,
@@ -29,8 +31,6 @@ from kpiplatform.sdk import (
     Period,
     Unit,
 )
-
-from .shared_facts import shared_table
 
 # Customer attributes the movement KPIs break down by (from the customers dataset).
 SEGMENT_KINDS = ("country", "channel")
@@ -474,39 +474,12 @@ ARPA = MovementKPI(
 )
 
 
-FIRST_PAID_SQL = """
-WITH candidates AS (
-    -- Paid days inside the span; a customer counts if none of its paid days is earlier.
-    SELECT source, customer_ref, day
-    FROM {ledger} WHERE kind = 'new' AND day >= %(first_day)s
-    UNION ALL
-    SELECT source, customer_ref, {paid_day}
-    FROM data_payments
-    WHERE deleted_at IS NULL AND status = 'succeeded' AND kind = 'charge'
-      AND customer_ref <> ''
-      -- A day of margin covers any time zone; the exact local day is filtered below.
-      AND occurred_at >= %(first_day)s::timestamptz - interval '1 day'
-)
-SELECT c.source, c.customer_ref, min(c.day) AS day
-FROM candidates c
-WHERE c.day >= %(first_day)s
-GROUP BY c.source, c.customer_ref
-HAVING NOT EXISTS (
-           SELECT 1 FROM {ledger} m
-           WHERE m.source = c.source AND m.customer_ref = c.customer_ref
-             AND m.kind = 'new' AND m.day < %(first_day)s)
-   AND NOT EXISTS (
-           SELECT 1 FROM data_payments p
-           WHERE p.source = c.source AND p.customer_ref = c.customer_ref
-             AND p.deleted_at IS NULL AND p.status = 'succeeded' AND p.kind = 'charge'
-             AND {earlier_paid_day} < %(first_day)s)
-"""
-
 NEW_CUSTOMERS_SQL = """
 WITH tagged AS (
-    SELECT date_trunc(%(unit)s, f.day::timestamp)::date AS pstart, {segment_columns}
-    FROM {first_paid} f {customers_join}
-    WHERE f.day >= %(first_start)s AND f.day < %(last_end)s AND f.day <= %(as_of)s
+    SELECT date_trunc(%(unit)s, f.first_paid_day::timestamp)::date AS pstart, {segment_columns}
+    FROM {customer_facts} f {customers_join}
+    WHERE f.first_paid_day >= %(first_start)s AND f.first_paid_day < %(last_end)s
+      AND f.first_paid_day <= %(as_of)s
 )
 SELECT {kind_expr}, {segment_expr}, pstart, count(*)
 FROM tagged
@@ -523,19 +496,8 @@ class NewCustomersKPI(KPI):
         grain = periods[0].grain
         segmented = grain in SEGMENTED_GRAINS
         period_sets, kind_expr, segment_expr = _segment_sets(grain, "pstart")
-        # The first paid days of the customers acquired in the run's span, once per run.
-        first_paid = shared_table(
-            context,
-            "kpi_first_paid_days",
-            FIRST_PAID_SQL.format(
-                ledger=MRR_MOVEMENTS_TABLE,
-                paid_day=context.local_date_sql("occurred_at"),
-                earlier_paid_day=context.local_date_sql("p.occurred_at"),
-            ),
-            periods,
-        )
         sql = NEW_CUSTOMERS_SQL.format(
-            first_paid=first_paid,
+            customer_facts=CUSTOMER_FACTS_TABLE,
             segment_columns=_segment_columns() if segmented else "'' AS country, '' AS channel",
             customers_join=_customer_segments_join("f") if segmented else "",
             kind_expr=kind_expr,
@@ -569,7 +531,8 @@ NEW_CUSTOMERS = NewCustomersKPI(
         "whichever is earlier) falls in the period."
     ),
     unit=Unit.COUNT,
-    requires=("mrr_segments", "payments", "customers"),
+    # The platform's customer facts hold each customer's first paid day.
+    requires=("mrr_segments", "payments", "customers", FIRST_PAID_DAYS),
     segments=SEGMENT_KINDS,
 )
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from django.utils import timezone
 
+from kpiplatform.kpis import engine
 from kpiplatform.sdk import KPI, Grain, KPIContext, KPIResult, KPIValue, Period
 
 
@@ -61,12 +62,15 @@ def canonical(acme) -> Callable:
 
 @pytest.fixture
 def compute(acme) -> Callable:
-    """``compute(kpi, context, grain, first_day, last_day)`` runs the KPI in acme's schema."""
+    """``compute(kpi, context, grain, first_day, last_day)`` runs the KPI in acme's schema,
+    after building the facts the platform derives from the rows (ledger, payment days,
+    customer facts), as the engine does before computing."""
 
     def run(
         kpi: KPI, context: KPIContext, grain: Grain, first_day: dt.date, last_day: dt.date
     ) -> Computed:
         with acme.activate():
+            engine.rebuild_facts(context)
             return Computed(list(kpi.compute(context, Period.between(grain, first_day, last_day))))
 
     return run

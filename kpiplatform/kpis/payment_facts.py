@@ -1,0 +1,269 @@
+"""Payment days and customer facts: what every payment and acquisition KPI reads.
+
+Converting payments is the costly part of revenue KPIs: each payment is placed on its day in
+the company's time zone and converted at the rate of that day. It is done here once per
+payment, into ``kpis_payment_day`` (one row per customer and day), instead of by every KPI
+and grain. ``kpis_customer_fact`` then keeps per customer the first paid day (the first day
+with MRR > 0 in the ledger, or the first successful charge, whichever is earlier) and the
+revenue to date.
+
+Both are rebuilt entirely when the ledger is (settings or exchange rates changed), and
+otherwise refreshed: the payment days of the days a write touched, then the facts of the
+customers whose payment days or ledger changed. Each refresh reports what changed, so the
+engine recomputes only the periods that moved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from kpiplatform.kpis.context import SqlKPIContext, minor_units_sql
+from kpiplatform.sdk import CUSTOMER_FACTS_TABLE, MRR_MOVEMENTS_TABLE, PAYMENT_DAYS_TABLE
+
+# The customers whose facts a refresh recomputes, in a temporary table of the transaction.
+_SCOPE = "_customer_facts_scope"
+_RATES = "_day_rates"
+
+
+@dataclass(frozen=True)
+class FactsRefresh:
+    """What a refresh changed, as the first day KPIs reading it must be recomputed from
+    (None: nothing changed): the payment days; the customers' first paid days (the earlier
+    of the old and the new day of each changed customer); their revenue to date (the first
+    paid day of each customer whose revenue changed: its acquisition period moves)."""
+
+    payment_days: dt.date | None
+    first_paid_days: dt.date | None
+    revenue_to_date: dt.date | None
+
+
+def _day_rates_sql(context: SqlKPIContext) -> str:
+    # Every calendar day from each currency's first rate to its last (or today, whichever is
+    # later), with the latest rate on or before it: payments join it on equality (a hash
+    # join) instead of looking a rate up per payment. Later days use the last day's rate.
+    # Two rates of one currency on one day (two sources): the latest written wins.
+    return f"""
+        CREATE TEMPORARY TABLE {_RATES} ON COMMIT DROP AS
+        WITH daily AS (
+            SELECT DISTINCT ON (currency, day) currency, day, rate
+            FROM data_exchange_rates WHERE deleted_at IS NULL
+            ORDER BY currency, day, id DESC
+        ), spans AS (
+            SELECT currency, day, rate,
+                   coalesce(lead(day) OVER (PARTITION BY currency ORDER BY day) - 1,
+                            greatest(day, %(last_rate_day)s)) AS until
+            FROM daily
+        )
+        SELECT currency, d::date AS day, rate
+        FROM spans, generate_series(day, until, interval '1 day') d
+    """
+
+
+def _payment_days_sql(context: SqlKPIContext, ranged: bool) -> str:
+    reporting = context.reporting_currency.replace("'", "")
+    day = context.local_date_sql("p.occurred_at")
+    major = f"p.amount_minor::numeric / {minor_units_sql('p.currency', reporting)}"
+    in_range = (
+        "AND p.occurred_at >= (%(first_day)s::timestamp AT TIME ZONE %(time_zone)s) "
+        "AND p.occurred_at < (%(end_day)s::timestamp AT TIME ZONE %(time_zone)s)"
+        if ranged
+        else ""
+    )
+    charge, order = "kind = 'charge'", "kind = 'charge' AND is_order"
+    return f"""
+        INSERT INTO {PAYMENT_DAYS_TABLE} (source, customer_ref, day, net, charged,
+            order_amount, payments, charges, orders, paid, unconverted)
+        SELECT source, customer_ref, day,
+               coalesce(sum(CASE WHEN kind = 'refund' THEN -amount ELSE amount END), 0),
+               coalesce(sum(amount) FILTER (WHERE {charge}), 0),
+               coalesce(sum(amount) FILTER (WHERE {order}), 0),
+               count(amount), count(amount) FILTER (WHERE {charge}),
+               count(amount) FILTER (WHERE {order}), count(*) FILTER (WHERE {charge}),
+               count(*) - count(amount)
+        FROM (
+            SELECT p.source, p.customer_ref, p.kind, p.is_order, {day} AS day,
+                   CASE WHEN p.currency = '{reporting}' THEN {major}
+                        ELSE {major} * r.rate END AS amount
+            FROM data_payments p
+            LEFT JOIN {_RATES} r
+                   ON r.currency = p.currency AND r.day = least({day}, %(last_rate_day)s)
+            WHERE p.deleted_at IS NULL AND p.status = 'succeeded' {in_range}
+        ) converted
+        GROUP BY source, customer_ref, day
+    """
+
+
+def _customer_facts_sql(scoped: bool) -> str:
+    scope = (
+        f"JOIN {_SCOPE} sc ON sc.source = {{alias}}.source "
+        f"AND sc.customer_ref = {{alias}}.customer_ref"
+        if scoped
+        else ""
+    )
+    return f"""
+        INSERT INTO {CUSTOMER_FACTS_TABLE} (source, customer_ref, first_paid_day,
+                                            revenue_to_date)
+        SELECT source, customer_ref, min(first_day), sum(revenue)
+        FROM (
+            SELECT d.source, d.customer_ref, min(d.day) FILTER (WHERE d.paid > 0) AS first_day,
+                   sum(d.net) AS revenue
+            FROM {PAYMENT_DAYS_TABLE} d {scope.format(alias="d")}
+            WHERE d.customer_ref <> ''
+            GROUP BY d.source, d.customer_ref
+            UNION ALL
+            SELECT m.source, m.customer_ref, m.day, 0
+            FROM {MRR_MOVEMENTS_TABLE} m {scope.format(alias="m")}
+            WHERE m.kind = 'new'
+        ) facts
+        GROUP BY source, customer_ref
+        HAVING min(first_day) IS NOT NULL
+    """
+
+
+def _params(context: SqlKPIContext, **extra) -> dict:
+    return {"time_zone": context.time_zone, "last_rate_day": context.as_of, **extra}
+
+
+def rebuild_all(context: SqlKPIContext) -> None:
+    """Rebuild the payment days and the customer facts of every customer (after the ledger)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {PAYMENT_DAYS_TABLE}, {CUSTOMER_FACTS_TABLE}")
+        cursor.execute(_day_rates_sql(context), _params(context))
+        # As for the ledger: into an empty table, build the key afterwards.
+        cursor.execute(
+            f"ALTER TABLE {PAYMENT_DAYS_TABLE} DROP CONSTRAINT {PAYMENT_DAYS_TABLE}_pkey"
+        )
+        cursor.execute(_payment_days_sql(context, ranged=False), _params(context))
+        cursor.execute(
+            f"ALTER TABLE {PAYMENT_DAYS_TABLE} ADD CONSTRAINT {PAYMENT_DAYS_TABLE}_pkey "
+            "PRIMARY KEY (source, customer_ref, day)"
+        )
+        cursor.execute(f"DROP TABLE {_RATES}")
+        cursor.execute(f"ANALYZE {PAYMENT_DAYS_TABLE}")
+        cursor.execute(_customer_facts_sql(scoped=False))
+        cursor.execute(f"ANALYZE {CUSTOMER_FACTS_TABLE}")
+
+
+def lost_after_crash(being_written: tuple[dt.date, dt.date] | None = None) -> bool:
+    """The payment days are UNLOGGED: after a crash PostgreSQL empties them. They are lost
+    when there are none while successful payments exist outside ``being_written`` (UTC days
+    of payments that are written now and not yet refreshed: a company's first payments)."""
+    outside = ""
+    params: list = []
+    if being_written is not None:
+        outside = "AND NOT (occurred_at >= %s AND occurred_at < %s)"
+        first, last = being_written
+        params = [
+            dt.datetime.combine(first, dt.time(), dt.UTC) - dt.timedelta(days=1),
+            dt.datetime.combine(last, dt.time(), dt.UTC) + dt.timedelta(days=2),
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT NOT EXISTS (SELECT 1 FROM {PAYMENT_DAYS_TABLE}) AND EXISTS (SELECT 1 FROM "
+            f"data_payments WHERE deleted_at IS NULL AND status = 'succeeded' {outside})",
+            params,
+        )
+        return cursor.fetchone()[0]
+
+
+def refresh(
+    context: SqlKPIContext,
+    payment_days: tuple[dt.date, dt.date] | None,
+    customers: Iterable[tuple[str, str]] = (),
+) -> FactsRefresh:
+    """Refresh the payment days of the local days ``payment_days`` (first, last; None: none)
+    and the facts of their customers and of ``customers`` (whose ledger changed)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {_SCOPE} (source varchar(64), customer_ref varchar(255), "
+            "PRIMARY KEY (source, customer_ref)) ON COMMIT DROP"
+        )
+        customers = list(customers)
+        if customers:
+            cursor.execute(
+                f"INSERT INTO {_SCOPE} SELECT * FROM unnest(%s::text[], %s::text[]) "
+                "ON CONFLICT DO NOTHING",
+                [[source for source, _ in customers], [ref for _, ref in customers]],
+            )
+        first_payment_day = None
+        if payment_days is not None:
+            first_payment_day = _refresh_payment_days(cursor, context, *payment_days)
+        cursor.execute(f"ANALYZE {_SCOPE}")
+        first_paid, revenue = _refresh_customer_facts(cursor)
+        cursor.execute(f"DROP TABLE {_SCOPE}")
+    return FactsRefresh(first_payment_day, first_paid, revenue)
+
+
+def _refresh_payment_days(cursor, context: SqlKPIContext, first: dt.date, last: dt.date):
+    # Replace the days; the customers whose rows differ join the scope, and the first
+    # differing day bounds the recompute.
+    days = "day >= %(first_day)s AND day <= %(last_day)s"
+    params = _params(context, first_day=first, last_day=last, end_day=last + dt.timedelta(1))
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE _old_payment_days ON COMMIT DROP AS "
+        f"SELECT * FROM {PAYMENT_DAYS_TABLE} WHERE {days}",
+        params,
+    )
+    cursor.execute(f"DELETE FROM {PAYMENT_DAYS_TABLE} WHERE {days}", params)
+    cursor.execute(_day_rates_sql(context), params)
+    cursor.execute(_payment_days_sql(context, ranged=True), params)
+    cursor.execute(
+        f"""
+        CREATE TEMPORARY TABLE _changed_payment_days ON COMMIT DROP AS
+        (SELECT * FROM _old_payment_days
+         EXCEPT ALL SELECT * FROM {PAYMENT_DAYS_TABLE} WHERE {days})
+        UNION ALL
+        (SELECT * FROM {PAYMENT_DAYS_TABLE} WHERE {days}
+         EXCEPT ALL SELECT * FROM _old_payment_days)
+        """,
+        params,
+    )
+    cursor.execute(
+        f"INSERT INTO {_SCOPE} SELECT DISTINCT source, customer_ref FROM _changed_payment_days "
+        "WHERE customer_ref <> '' ON CONFLICT DO NOTHING"
+    )
+    cursor.execute("SELECT min(day) FROM _changed_payment_days")
+    first_changed = cursor.fetchone()[0]
+    cursor.execute(f"DROP TABLE _old_payment_days, _changed_payment_days, {_RATES}")
+    return first_changed
+
+
+def _refresh_customer_facts(cursor) -> tuple[dt.date | None, dt.date | None]:
+    # Recompute the scope's facts; return the first day of the changed first paid days and
+    # the first paid day of the changed revenues.
+    columns = "source, customer_ref, first_paid_day, revenue_to_date"
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE _old_customer_facts ON COMMIT DROP AS "
+        f"SELECT {', '.join('f.' + c for c in columns.split(', '))} "
+        f"FROM {CUSTOMER_FACTS_TABLE} f JOIN {_SCOPE} sc "
+        "ON sc.source = f.source AND sc.customer_ref = f.customer_ref"
+    )
+    cursor.execute(
+        f"DELETE FROM {CUSTOMER_FACTS_TABLE} f USING {_SCOPE} sc "
+        "WHERE sc.source = f.source AND sc.customer_ref = f.customer_ref"
+    )
+    cursor.execute(_customer_facts_sql(scoped=True))
+    new = (
+        f"SELECT {', '.join('f.' + c for c in columns.split(', '))} "
+        f"FROM {CUSTOMER_FACTS_TABLE} f JOIN {_SCOPE} sc "
+        "ON sc.source = f.source AND sc.customer_ref = f.customer_ref"
+    )
+    cursor.execute(
+        f"""
+        SELECT min(first_paid_day) FILTER (WHERE n = 1), min(first_paid_day) FROM (
+            SELECT *, count(*) OVER (PARTITION BY source, customer_ref, first_paid_day) AS n
+            FROM (
+                (SELECT {columns} FROM _old_customer_facts EXCEPT ALL {new})
+                UNION ALL
+                ({new} EXCEPT ALL SELECT {columns} FROM _old_customer_facts)
+            ) changed
+        ) counted
+        """
+    )
+    first_paid, revenue = cursor.fetchone()
+    cursor.execute("DROP TABLE _old_customer_facts")
+    return first_paid, revenue
