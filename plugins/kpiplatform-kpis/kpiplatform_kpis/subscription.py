@@ -513,14 +513,15 @@ class NewCustomersKPI(KPI):
                 "as_of": context.as_of,
             },
         )
-        counts: dict[SegmentKey, dict] = {("", ""): {}}
+        # The company total for every period; a segment where it acquired customers (as
+        # the other breakdowns, so a partial recompute stores what a full one does).
+        totals = {start: count for kind, _, start, count in rows if not kind}
+        for period in periods:
+            yield KPIValue(period, KPIResult.amount(totals.get(period.start, 0)))
+        by_start = {period.start: period for period in periods}
         for kind, segment, start, count in rows:
-            counts.setdefault((kind, segment), {})[start] = count
-        for (kind, segment), by_start in counts.items():
-            for period in periods:
-                yield KPIValue(
-                    period, KPIResult.amount(by_start.get(period.start, 0)), kind, segment
-                )
+            if kind:
+                yield KPIValue(by_start[start], KPIResult.amount(count), kind, segment)
 
 
 NEW_CUSTOMERS = NewCustomersKPI(

@@ -1,0 +1,142 @@
+"""Payment days and customer facts: refreshed after writes exactly as a full rebuild builds
+them, and every KPI they feed recomputed where it moved."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from kpiplatform.data.writer import BulkWriter
+from kpiplatform.kpis.models import CustomerFact, PaymentDay, PendingChange, StoredKPIValue
+from kpiplatform.testing.data import load_records
+from kpiplatform.testing.kpis import (
+    configure_company,
+    mrr_segment,
+    recompute_all,
+    recompute_pending,
+    stored_values,
+)
+
+
+def paris(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+
+
+def payment(ref: str, customer: str, at: dt.datetime, amount: int, **fields) -> dict:
+    return {
+        "external_id": ref,
+        "customer_ref": customer,
+        "occurred_at": at,
+        "amount_minor": amount * 100,
+        "currency": "EUR",
+        **fields,
+    }
+
+
+@pytest.fixture
+def history(acme):
+    """Two customers and their payments in Paris time, computed once in full."""
+    with acme.activate():
+        configure_company("EUR", "Europe/Paris", "1")
+        load_records("customers", [{"external_id": c, "channel": "ads"} for c in ("A", "B")])
+        load_records("mrr_segments", [mrr_segment("A", "2025-01-10", None, 100)])
+        load_records(
+            "payments",
+            [
+                payment("p1", "A", paris(2025, 1, 10, 9), 100),
+                payment("p2", "A", paris(2025, 2, 10, 9), 100),
+                payment("p3", "B", paris(2025, 3, 5, 9), 40, is_order=True),
+                payment("p4", "", paris(2025, 3, 6, 9), 10),
+                payment("r1", "A", paris(2025, 2, 20, 9), 30, kind="refund"),
+            ],
+        )
+        load_records(
+            "spend",
+            [{"spent_on": dt.date(2025, 1, 5), "amount_minor": 10000, "currency": "EUR"}],
+        )
+        recompute_all()
+        PendingChange.objects.all().delete()
+        yield acme
+
+
+def derived_facts() -> tuple[list, list]:
+    days = list(
+        PaymentDay.objects.order_by("source", "customer_ref", "day").values_list(
+            "customer_ref", "day", "net", "charged", "order_amount", "payments", "charges",
+            "orders", "paid", "unconverted",
+        )
+    )  # fmt: skip
+    facts = list(
+        CustomerFact.objects.order_by("customer_ref").values_list(
+            "customer_ref", "first_paid_day", "revenue_to_date"
+        )
+    )
+    return days, facts
+
+
+def every_stored_value() -> dict:
+    return {
+        (v.kpi, v.grain, v.period_start, v.segment_kind, v.segment): (v.value, v.reason)
+        for v in StoredKPIValue.objects.all()
+    }
+
+
+def test_payment_days_sum_each_customers_day_in_the_company_time_zone(history):
+    with history.activate():
+        days, facts = derived_facts()
+    assert days == [
+        ("", dt.date(2025, 3, 6), 10, 10, 0, 1, 1, 0, 1, 0),
+        ("A", dt.date(2025, 1, 10), 100, 100, 0, 1, 1, 0, 1, 0),
+        ("A", dt.date(2025, 2, 10), 100, 100, 0, 1, 1, 0, 1, 0),
+        ("A", dt.date(2025, 2, 20), -30, 0, 0, 1, 0, 0, 0, 0),
+        ("B", dt.date(2025, 3, 5), 40, 40, 40, 1, 1, 1, 1, 0),
+    ]
+    # A: first paid on its first MRR day; revenue 100 + 100 - 30.
+    assert facts == [
+        ("A", dt.date(2025, 1, 10), 170),
+        ("B", dt.date(2025, 3, 5), 40),
+    ]
+
+
+def test_after_writes_the_refreshed_facts_and_values_equal_a_full_recompute(history):
+    with history.activate():
+        load_records(
+            "payments",
+            [
+                # Moved from 10 Feb to 31 Jan, 23:30 in Paris (22:30 UTC): January.
+                payment("p2", "A", paris(2025, 1, 31, 23, 30), 100),
+                # A new customer's first payment, and a payment of B in USD with no rate.
+                payment("p5", "C", paris(2025, 4, 1, 9), 70),
+                payment("p6", "B", paris(2025, 4, 2, 9), 15, currency="USD"),
+            ],
+        )
+        # B's first payment disappears upstream: B is now first paid in April.
+        BulkWriter("import").delete("payments", ["p3"])
+        recompute_pending()
+        incremental = derived_facts(), every_stored_value()
+        recompute_all()
+        full = derived_facts(), every_stored_value()
+    assert incremental[0] == full[0]
+    assert incremental[1] == full[1]
+    days, facts = full[0]
+    assert ("B", dt.date(2025, 4, 2), 0, 0, 0, 0, 0, 0, 1, 1) in days  # no USD rate
+    assert dict((c, day) for c, day, _ in facts) == {
+        "A": dt.date(2025, 1, 10),
+        "B": dt.date(2025, 4, 2),
+        "C": dt.date(2025, 4, 1),
+    }
+
+
+def test_a_sale_today_moves_the_roi_of_the_period_its_customer_was_acquired_in(history):
+    with history.activate():
+        jan = dt.date(2025, 1, 1)
+        # January: spend 100, A acquired with 170 to date: (170 - 100) / 100.
+        assert stored_values("marketing_roi")[jan].value == Decimal("0.7")
+        load_records("payments", [payment("p9", "A", paris(2025, 6, 1, 9), 50)])
+        recompute_pending()
+        assert stored_values("marketing_roi")[jan].value == Decimal("1.2")
+        assert stored_values("revenue")[dt.date(2025, 6, 1)].value == 50
+        # A was already a customer: January's new customers did not move.
+        assert stored_values("new_customers")[jan].value == 1
