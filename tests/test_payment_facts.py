@@ -65,7 +65,7 @@ def derived_facts() -> tuple[list, list]:
     days = list(
         PaymentDay.objects.order_by("source", "customer_ref", "day").values_list(
             "customer_ref", "day", "net", "charged", "order_amount", "payments", "charges",
-            "orders", "paid", "unconverted",
+            "orders", "paid", "unconverted", "previous_charge_day",
         )
     )  # fmt: skip
     facts = list(
@@ -87,11 +87,11 @@ def test_payment_days_sum_each_customers_day_in_the_company_time_zone(history):
     with history.activate():
         days, facts = derived_facts()
     assert days == [
-        ("", dt.date(2025, 3, 6), 10, 10, 0, 1, 1, 0, 1, 0),
-        ("A", dt.date(2025, 1, 10), 100, 100, 0, 1, 1, 0, 1, 0),
-        ("A", dt.date(2025, 2, 10), 100, 100, 0, 1, 1, 0, 1, 0),
-        ("A", dt.date(2025, 2, 20), -30, 0, 0, 1, 0, 0, 0, 0),
-        ("B", dt.date(2025, 3, 5), 40, 40, 40, 1, 1, 1, 1, 0),
+        ("", dt.date(2025, 3, 6), 10, 10, 0, 1, 1, 0, 1, 0, None),
+        ("A", dt.date(2025, 1, 10), 100, 100, 0, 1, 1, 0, 1, 0, None),
+        ("A", dt.date(2025, 2, 10), 100, 100, 0, 1, 1, 0, 1, 0, dt.date(2025, 1, 10)),
+        ("A", dt.date(2025, 2, 20), -30, 0, 0, 1, 0, 0, 0, 0, None),
+        ("B", dt.date(2025, 3, 5), 40, 40, 40, 1, 1, 1, 1, 0, None),
     ]
     # A: first paid on its first MRR day; revenue 100 + 100 - 30.
     assert facts == [
@@ -110,6 +110,7 @@ def test_after_writes_the_refreshed_facts_and_values_equal_a_full_recompute(hist
                 # A new customer's first payment, and a payment of B in USD with no rate.
                 payment("p5", "C", paris(2025, 4, 1, 9), 70),
                 payment("p6", "B", paris(2025, 4, 2, 9), 15, currency="USD"),
+                payment("p7", "A", paris(2025, 3, 10, 9), 100),
             ],
         )
         # B's first payment disappears upstream: B is now first paid in April.
@@ -121,7 +122,7 @@ def test_after_writes_the_refreshed_facts_and_values_equal_a_full_recompute(hist
     assert incremental[0] == full[0]
     assert incremental[1] == full[1]
     days, facts = full[0]
-    assert ("B", dt.date(2025, 4, 2), 0, 0, 0, 0, 0, 0, 1, 1) in days  # no USD rate
+    assert ("B", dt.date(2025, 4, 2), 0, 0, 0, 0, 0, 0, 1, 1, None) in days  # no USD rate
     assert dict((c, day) for c, day, _ in facts) == {
         "A": dt.date(2025, 1, 10),
         "B": dt.date(2025, 4, 2),

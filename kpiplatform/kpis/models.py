@@ -146,6 +146,10 @@ class PaymentDay(models.Model):
     orders = models.IntegerField()  # one-off charges with a rate
     paid = models.IntegerField()  # successful charges, with a rate or not: a paid day
     unconverted = models.IntegerField()  # payments left out: no rate on or before the day
+    # On a day with charges: the customer's previous day with charges. A customer is counted
+    # once in a period's paying customers, on its first charge day in the period (one whose
+    # previous charge day is before the period): a plain count, for every grain.
+    previous_charge_day = models.DateField(null=True)
 
     class Meta:
         db_table = "kpis_payment_day"

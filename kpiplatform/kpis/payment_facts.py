@@ -74,16 +74,25 @@ def _payment_days_sql(context: SqlKPIContext, ranged: bool) -> str:
         else ""
     )
     charge, order = "kind = 'charge'", "kind = 'charge' AND is_order"
+    charges = f"count(amount) FILTER (WHERE {charge})"
+    # A whole build orders each customer's charge days once; a refresh leaves the previous
+    # charge days to _fix_previous_charge_days (days outside the range are not read here).
+    previous = (
+        "NULL::date"
+        if ranged
+        else f"CASE WHEN {charges} > 0 THEN lag(day) OVER (PARTITION BY source, customer_ref, "
+        f"{charges} > 0 ORDER BY day) END"
+    )
     return f"""
         INSERT INTO {PAYMENT_DAYS_TABLE} (source, customer_ref, day, net, charged,
-            order_amount, payments, charges, orders, paid, unconverted)
+            order_amount, payments, charges, orders, paid, unconverted, previous_charge_day)
         SELECT source, customer_ref, day,
                coalesce(sum(CASE WHEN kind = 'refund' THEN -amount ELSE amount END), 0),
                coalesce(sum(amount) FILTER (WHERE {charge}), 0),
                coalesce(sum(amount) FILTER (WHERE {order}), 0),
-               count(amount), count(amount) FILTER (WHERE {charge}),
+               count(amount), {charges},
                count(amount) FILTER (WHERE {order}), count(*) FILTER (WHERE {charge}),
-               count(*) - count(amount)
+               count(*) - count(amount), {previous}
         FROM (
             SELECT p.source, p.customer_ref, p.kind, p.is_order, {day} AS day,
                    CASE WHEN p.currency = '{reporting}' THEN {major}
@@ -198,6 +207,13 @@ def refresh(
     return FactsRefresh(first_payment_day, first_paid, revenue)
 
 
+# The columns a write can change (previous_charge_day follows from them).
+_DAY_COLUMNS = (
+    "source, customer_ref, day, net, charged, order_amount, payments, charges, orders, paid, "
+    "unconverted"
+)
+
+
 def _refresh_payment_days(cursor, context: SqlKPIContext, first: dt.date, last: dt.date):
     # Replace the days; the customers whose rows differ join the scope, and the first
     # differing day bounds the recompute.
@@ -205,23 +221,23 @@ def _refresh_payment_days(cursor, context: SqlKPIContext, first: dt.date, last: 
     params = _params(context, first_day=first, last_day=last, end_day=last + dt.timedelta(1))
     cursor.execute(
         f"CREATE TEMPORARY TABLE _old_payment_days ON COMMIT DROP AS "
-        f"SELECT * FROM {PAYMENT_DAYS_TABLE} WHERE {days}",
+        f"SELECT {_DAY_COLUMNS} FROM {PAYMENT_DAYS_TABLE} WHERE {days}",
         params,
     )
     cursor.execute(f"DELETE FROM {PAYMENT_DAYS_TABLE} WHERE {days}", params)
     cursor.execute(_day_rates_sql(context), params)
     cursor.execute(_payment_days_sql(context, ranged=True), params)
+    new = f"SELECT {_DAY_COLUMNS} FROM {PAYMENT_DAYS_TABLE} WHERE {days}"
     cursor.execute(
         f"""
         CREATE TEMPORARY TABLE _changed_payment_days ON COMMIT DROP AS
-        (SELECT * FROM _old_payment_days
-         EXCEPT ALL SELECT * FROM {PAYMENT_DAYS_TABLE} WHERE {days})
+        (SELECT * FROM _old_payment_days EXCEPT ALL {new})
         UNION ALL
-        (SELECT * FROM {PAYMENT_DAYS_TABLE} WHERE {days}
-         EXCEPT ALL SELECT * FROM _old_payment_days)
+        ({new} EXCEPT ALL SELECT * FROM _old_payment_days)
         """,
         params,
     )
+    _fix_previous_charge_days(cursor, params)
     cursor.execute(
         f"INSERT INTO {_SCOPE} SELECT DISTINCT source, customer_ref FROM _changed_payment_days "
         "WHERE customer_ref <> '' ON CONFLICT DO NOTHING"
@@ -230,6 +246,39 @@ def _refresh_payment_days(cursor, context: SqlKPIContext, first: dt.date, last: 
     first_changed = cursor.fetchone()[0]
     cursor.execute(f"DROP TABLE _old_payment_days, _changed_payment_days, {_RATES}")
     return first_changed
+
+
+def _fix_previous_charge_days(cursor, params: dict) -> None:
+    # The customers with charges in the refreshed days, or whose days there changed: their
+    # charge days from the first refreshed day on may have another previous charge day.
+    cursor.execute(
+        f"""
+        CREATE TEMPORARY TABLE _charging ON COMMIT DROP AS
+        SELECT source, customer_ref FROM {PAYMENT_DAYS_TABLE}
+        WHERE day >= %(first_day)s AND day <= %(last_day)s AND charges > 0
+        UNION SELECT source, customer_ref FROM _changed_payment_days
+        """,
+        params,
+    )
+    cursor.execute("ANALYZE _charging")
+    cursor.execute(
+        f"""
+        UPDATE {PAYMENT_DAYS_TABLE} d SET previous_charge_day = x.previous
+        FROM (
+            SELECT p.source, p.customer_ref, p.day,
+                   lag(p.day) OVER (PARTITION BY p.source, p.customer_ref ORDER BY p.day)
+                       AS previous
+            FROM {PAYMENT_DAYS_TABLE} p
+            JOIN _charging c ON c.source = p.source AND c.customer_ref = p.customer_ref
+            WHERE p.charges > 0
+        ) x
+        WHERE d.source = x.source AND d.customer_ref = x.customer_ref AND d.day = x.day
+          AND x.day >= %(first_day)s
+          AND d.previous_charge_day IS DISTINCT FROM x.previous
+        """,
+        params,
+    )
+    cursor.execute("DROP TABLE _charging")
 
 
 def _refresh_customer_facts(cursor) -> tuple[dt.date | None, dt.date | None]:

@@ -67,6 +67,7 @@ class Migration(migrations.Migration):
                 ("orders", models.IntegerField()),
                 ("paid", models.IntegerField()),
                 ("unconverted", models.IntegerField()),
+                ("previous_charge_day", models.DateField(null=True)),
             ],
             options={
                 "db_table": "kpis_payment_day",

@@ -28,30 +28,25 @@ CUSTOMER_SEGMENTS = ("country", "channel")
 
 # Every revenue KPI aggregates the same facts: one query per grain computes all their
 # measures (shared through ``context.memo``). The platform's payment days are already
-# converted and placed on local days; they are summed per customer and period first (on the
-# raw key columns, a hash aggregation), so distinct paying customers are a plain count, and
-# only then labelled with the customer's country and channel.
-PER_CUSTOMER_FACTS = f"""
-    SELECT d.pstart AS day,
-           CASE WHEN d.customer_ref <> '' THEN 1 END AS customer,
-           {segment_sql("c.country")} AS country, {segment_sql("c.channel")} AS channel,
-           d.net, d.charged, d.payments, d.charges, d.orders, d.order_amount
-    FROM (
-        SELECT {{period}} AS pstart, source, customer_ref, sum(net) AS net,
-               sum(charged) AS charged, sum(payments) AS payments, sum(charges) AS charges,
-               sum(orders) AS orders, sum(order_amount) AS order_amount
-        FROM {PAYMENT_DAYS_TABLE}
-        WHERE payments > 0 AND day >= %(first_day)s AND day < %(end_day)s
-        GROUP BY 1, source, customer_ref
-    ) d
+# converted and placed on local days, one row per customer and day; every measure is a sum
+# over them, and a customer is counted in a period's paying customers on its first charge day
+# of the period (its previous charge day is before the period), so no per-customer grouping.
+PAYMENT_DAY_FACTS = f"""
+    SELECT d.day, {segment_sql("c.country")} AS country, {segment_sql("c.channel")} AS channel,
+           d.net, d.charged, d.payments, d.charges, d.orders, d.order_amount,
+           d.charges > 0 AND d.customer_ref <> ''
+               AND (d.previous_charge_day IS NULL OR d.previous_charge_day < {{period}})
+               AS first_charge_in_period
+    FROM {PAYMENT_DAYS_TABLE} d
     LEFT JOIN data_customers c
            ON c.source = d.source AND c.external_id = d.customer_ref AND c.deleted_at IS NULL
+    WHERE d.payments > 0 AND d.day >= %(first_day)s AND d.day < %(end_day)s
 """
 SHARED_MEASURES = {
     "net": "COALESCE(SUM(f.net), 0)",
     "charged": "COALESCE(SUM(f.charged), 0)",
-    # Payments without a customer are one group with a NULL customer: not counted.
-    "paying_customers": "COUNT(f.customer) FILTER (WHERE f.charges > 0)",
+    # Payments without a customer are not counted.
+    "paying_customers": "COUNT(*) FILTER (WHERE f.first_charge_in_period)",
     "payments": "SUM(f.payments)",
     "charges": "SUM(f.charges)",
     "orders": "COALESCE(SUM(f.orders), 0)",
@@ -75,7 +70,7 @@ def shared_values(
         context.memo[memo_key] = grouped_values(
             context,
             periods,
-            facts=PER_CUSTOMER_FACTS.format(period=period_start_sql(grain, "day")),
+            facts=PAYMENT_DAY_FACTS.format(period=period_start_sql(grain, "d.day")),
             measures=list(SHARED_MEASURES.values()),
             result=lambda *values: dict(zip(SHARED_MEASURES, values, strict=True)),
             segments=CUSTOMER_SEGMENTS,
