@@ -27,6 +27,7 @@ from kpiplatform.sdk import CUSTOMER_FACTS_TABLE, MRR_MOVEMENTS_TABLE, PAYMENT_D
 # The customers whose facts a refresh recomputes, in a temporary table of the transaction.
 _SCOPE = "_customer_facts_scope"
 _RATES = "_day_rates"
+BUILD_WORK_MEM = "256MB"
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def _day_rates_sql(context: SqlKPIContext) -> str:
             FROM daily
         )
         SELECT currency, d::date AS day, rate
-        FROM spans, generate_series(day, until, interval '1 day') d
+        FROM spans, generate_series(day, until, interval '1 day') d;
+        ANALYZE {_RATES}
     """
 
 
@@ -75,14 +77,16 @@ def _payment_days_sql(context: SqlKPIContext, ranged: bool) -> str:
     )
     charge, order = "kind = 'charge'", "kind = 'charge' AND is_order"
     charges = f"count(amount) FILTER (WHERE {charge})"
-    # A whole build orders each customer's charge days once; a refresh leaves the previous
-    # charge days to _fix_previous_charge_days (days outside the range are not read here).
+    # A whole build takes each customer's previous charge day from the rows before, in the
+    # order the grouping already sorted them; a refresh leaves it to
+    # _fix_previous_charge_days (days outside the range are not read here).
     previous = (
         "NULL::date"
         if ranged
-        else f"CASE WHEN {charges} > 0 THEN lag(day) OVER (PARTITION BY source, customer_ref, "
-        f"{charges} > 0 ORDER BY day) END"
+        else f"max(CASE WHEN {charges} > 0 THEN day END) OVER (PARTITION BY source, "
+        "customer_ref ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
     )
+    previous = f"CASE WHEN {charges} > 0 THEN {previous} END"
     return f"""
         INSERT INTO {PAYMENT_DAYS_TABLE} (source, customer_ref, day, net, charged,
             order_amount, payments, charges, orders, paid, unconverted, previous_charge_day)
@@ -140,6 +144,11 @@ def _params(context: SqlKPIContext, **extra) -> dict:
 def rebuild_all(context: SqlKPIContext) -> None:
     """Rebuild the payment days and the customer facts of every customer (after the ledger)."""
     with transaction.atomic(), connection.cursor() as cursor:
+        # Sorting every payment by customer and day fits in memory instead of spilling; the
+        # sorted grouping then feeds the previous-charge-day window without another sort
+        # (the planner cannot estimate the number of local days and would hash, then sort).
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [BUILD_WORK_MEM])
+        cursor.execute("SELECT set_config('enable_hashagg', 'off', true)")
         cursor.execute(f"TRUNCATE {PAYMENT_DAYS_TABLE}, {CUSTOMER_FACTS_TABLE}")
         cursor.execute(_day_rates_sql(context), _params(context))
         # As for the ledger: into an empty table, build the key afterwards.
@@ -152,6 +161,7 @@ def rebuild_all(context: SqlKPIContext) -> None:
             "PRIMARY KEY (source, customer_ref, day)"
         )
         cursor.execute(f"DROP TABLE {_RATES}")
+        cursor.execute("SELECT set_config('enable_hashagg', 'on', true)")
         cursor.execute(f"ANALYZE {PAYMENT_DAYS_TABLE}")
         cursor.execute(_customer_facts_sql(scoped=False))
         cursor.execute(f"ANALYZE {CUSTOMER_FACTS_TABLE}")
