@@ -141,3 +141,12 @@ def test_a_sale_today_moves_the_roi_of_the_period_its_customer_was_acquired_in(h
         assert stored_values("revenue")[dt.date(2025, 6, 1)].value == 50
         # A was already a customer: January's new customers did not move.
         assert stored_values("new_customers")[jan].value == 1
+
+
+def test_daily_values_are_company_totals_and_longer_periods_break_down(history):
+    with history.activate():
+        daily = StoredKPIValue.objects.filter(kpi="revenue", grain="day")
+        assert set(daily.values_list("segment_kind", flat=True)) == {""}
+        assert daily.get(period_start=dt.date(2025, 2, 20)).value == -30
+        march = stored_values("revenue", "month", "channel", "ads")[dt.date(2025, 3, 1)]
+        assert march.value == 40  # B; the payment of no customer is "unknown"

@@ -35,6 +35,8 @@ Common rules:
 - A zero denominator gives no value (shown as "—" with the reason), never 0 or infinity.
 - Every stored value keeps its numerator and denominator, so several periods or segments can be
   combined correctly.
+- Breakdowns (by country, channel, plan, campaign) are computed for weeks, months, quarters and
+  years; daily values are company totals.
 """
 
 

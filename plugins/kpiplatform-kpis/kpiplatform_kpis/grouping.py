@@ -79,6 +79,10 @@ def grouped_values(
     grain = periods[0].grain
     if any(period.grain != grain for period in periods):
         raise ValueError("compute the periods of one grain at a time")
+    if grain == Grain.DAY:
+        # Daily values are company totals: one value per day and segment would dwarf the
+        # rest (as for the subscription KPIs); weeks and longer periods carry breakdowns.
+        segments = ()
     by_start = {period.start: period for period in periods}
     grouping_sets = ", ".join(["(p.starts_on)", *(f"(p.starts_on, f.{kind})" for kind in segments)])
     if segments:
