@@ -476,6 +476,11 @@ def main() -> None:
         rows[5][0]: t_day < 2,
     }
     print(f"\n{movements} movements, {values} KPI values stored by the full recompute\n")
+    print("slowest KPIs (seconds, every grain, storing included):")
+    for name, run in (("full recompute", report), ("one new day", day_report)):
+        slowest = sorted(run.seconds.items(), key=lambda item: -item[1])[:6]
+        print(f"  {name}: " + ", ".join(f"{key} {seconds:.2f}" for key, seconds in slowest))
+    print()
     print(f"| {'measure':<48} | {'seconds':>8} | {'x floor':>7} | {'target':<7} | met? |")
     print(f"| {'-' * 48} | {'-' * 8} | {'-' * 7} | {'-' * 7} | ---- |")
     for name, seconds, ratio, target in rows:
