@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import psycopg
@@ -21,9 +23,11 @@ from kpiplatform.kpis.models import (
     LedgerDirtyCustomer,
     MrrMovement,
     PendingChange,
+    StoredKPIValue,
 )
 from kpiplatform.kpis.registry import registered_kpis
-from kpiplatform.sdk import KPI, KPIResult, KPIValue
+from kpiplatform.plugins.models import PluginError
+from kpiplatform.sdk import KPI, Grain, KPIResult, KPIValue
 from kpiplatform.testing.data import load_records
 from kpiplatform.testing.kpis import (
     WORKED_EXAMPLE_SEGMENTS,
@@ -263,6 +267,181 @@ def test_values_no_longer_produced_are_removed(worked_example):
     recompute_all()
     assert not stored_values("mrr", "quarter", "country", "unknown")
     assert stored_values("mrr", "quarter", "country", "DE")[JAN].value == 320
+
+
+END_OF_MARCH = dt.date(2025, 3, 31)
+
+
+@dataclass
+class ByChannelKPI(KPI):
+    """Stores the values it is given: per period start, the value of each channel (and their
+    sum as the total); no value for a period it is given nothing for."""
+
+    channels: dict = field(default_factory=dict)
+
+    def compute(self, context, periods):
+        for period in periods:
+            channels = self.channels.get(period.start)
+            if channels is not None:
+                yield KPIValue(period, KPIResult.amount(sum(channels.values())))
+                for channel, value in channels.items():
+                    yield KPIValue(period, KPIResult.amount(value), "channel", channel)
+
+
+def _by_channel(kpi: ByChannelKPI, grains=("month",), first_day=None) -> None:
+    report = engine.compute_kpis(
+        kpis={kpi.key: kpi}, grains=grains, first_day=first_day, last_day=END_OF_MARCH
+    )
+    assert report.computed == [kpi.key], report.failed
+
+
+def _stored(key: str, grain: str = "month") -> dict[tuple[dt.date, str], Decimal]:
+    rows = StoredKPIValue.objects.filter(kpi=key, grain=grain)
+    return {
+        (start, segment): value
+        for start, segment, value in rows.values_list("period_start", "segment", "value")
+    }
+
+
+def test_a_run_from_a_day_replaces_the_values_of_its_periods_and_keeps_the_earlier_ones(
+    worked_example,
+):
+    kpi = ByChannelKPI(key="by_channel", requires=("mrr_segments",))
+    kpi.channels = {JAN: {"ads": 1, "seo": 2}, FEB: {"ads": 3, "seo": 4}, MAR: {"ads": 5}}
+    _by_channel(kpi)
+    january = _computed_at("by_channel")[JAN]
+    # From 10 February on: SEO no longer has values, March none at all.
+    kpi.channels = {JAN: {"ads": 100}, FEB: {"ads": 30}}
+    _by_channel(kpi, first_day=dt.date(2025, 2, 10))
+    assert _stored("by_channel") == {
+        (JAN, ""): 3,
+        (JAN, "ads"): 1,
+        (JAN, "seo"): 2,
+        (FEB, ""): 30,
+        (FEB, "ads"): 30,
+    }
+    assert _computed_at("by_channel")[JAN] == january
+
+
+def test_a_full_run_replaces_every_stored_value_of_the_kpi_at_its_grains(worked_example):
+    kpi = ByChannelKPI(key="by_channel", requires=("mrr_segments",))
+    kpi.channels = {JAN: {"ads": 1, "seo": 2}, FEB: {"ads": 3}, MAR: {"ads": 5}}
+    _by_channel(kpi, grains=("month", "quarter"))
+    kpi.channels = {FEB: {"seo": 4}}
+    _by_channel(kpi)
+    assert _stored("by_channel") == {(FEB, ""): 4, (FEB, "seo"): 4}
+    # The other grain was not computed: its values stay.
+    assert _stored("by_channel", "quarter") == {(JAN, ""): 3, (JAN, "ads"): 1, (JAN, "seo"): 2}
+
+
+@dataclass
+class NumbersKPI(KPI):
+    """A plugin's numbers of any type: a long Decimal, an int, a float, none."""
+
+    def compute(self, context, periods):
+        for period in periods:
+            yield KPIValue(period, KPIResult(Decimal("0.12345678901234567"), 3, 2.5))
+            yield KPIValue(period, KPIResult(None, reason="x" * 300), "channel", "none")
+
+
+def test_numbers_of_any_type_are_stored_at_the_precision_of_the_table(worked_example):
+    kpi = NumbersKPI(key="numbers", requires=("mrr_segments",))
+    report = engine.compute_kpis(kpis={"numbers": kpi}, grains=["month"], last_day=END_OF_MARCH)
+    assert report.computed == ["numbers"], report.failed
+    value = stored_values("numbers")[MAR]
+    assert (value.value, value.numerator, value.denominator) == (
+        Decimal("0.123456789012"),
+        3,
+        Decimal("2.5"),
+    )
+    undefined = stored_values("numbers", "month", "channel", "none")[MAR]
+    assert undefined.value is None and undefined.reason == "x" * 255
+
+
+@dataclass
+class HeldKPI(KPI):
+    """Its value is ``value``; computing its second grain waits until ``release`` is set, so
+    the run's transaction stays open with the first grain stored."""
+
+    value: int = 0
+    release: threading.Event | None = None
+
+    def compute(self, context, periods):
+        if periods[0].grain == Grain.QUARTER and self.release is not None:
+            assert self.release.wait(timeout=30)
+        return [KPIValue(period, KPIResult.amount(self.value)) for period in periods]
+
+
+def test_two_runs_storing_the_same_kpi_take_turns(standing_companies, django_db_blocker):
+    acme = standing_companies["acme"]
+    release = threading.Event()
+    reports: dict[str, object] = {}
+
+    def run(name: str, kpi: HeldKPI, grains: list[str]) -> None:
+        try:
+            with acme.activate():
+                reports[name] = engine.compute_kpis(
+                    kpis={kpi.key: kpi}, grains=grains, last_day=END_OF_MARCH
+                )
+        except Exception as exc:
+            reports[name] = exc
+        finally:
+            connection.close()
+
+    first = threading.Thread(
+        target=run,
+        args=("first", HeldKPI(key="held", value=1, release=release), ["month", "quarter"]),
+    )
+    second = threading.Thread(target=run, args=("second", HeldKPI(key="held", value=2), ["month"]))
+    started = timezone.now()
+    with django_db_blocker.unblock():
+        try:
+            first.start()
+            with acme.activate():
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline and not _stored_in_a_transaction():
+                    time.sleep(0.02)  # until the first run holds its stored month open
+                second.start()
+                while time.monotonic() < deadline and not _waiting_on_a_lock():
+                    time.sleep(0.02)  # until the second run waits for it
+                release.set()
+                first.join(timeout=20)
+                second.join(timeout=20)
+                months = list(
+                    StoredKPIValue.objects.filter(kpi="held", grain="month").values_list(
+                        "period_start", "value"
+                    )
+                )
+        finally:
+            release.set()
+            first.join(timeout=20)
+            second.join(timeout=20)
+            # What the runs committed, including the errors of the test plugins that fail
+            # on purpose when told about new values.
+            with acme.activate():
+                StoredKPIValue.objects.filter(kpi="held").delete()
+                KPIComputation.objects.filter(kpi="held").delete()
+                PluginError.objects.filter(occurred_at__gte=started).delete()
+            connection.set_schema_to_public()
+    assert reports["first"].computed == ["held"], reports["first"]
+    assert reports["second"].computed == ["held"], reports["second"]
+    assert months == [(MAR, 2)]  # the second run's, stored after the first committed
+
+
+def _stored_in_a_transaction() -> bool:
+    """Another session holds an uncommitted write to the stored KPI values."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'kpis_value'::regclass "
+            "AND pid <> pg_backend_pid() AND mode = 'RowExclusiveLock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def _waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        return cursor.fetchone()[0] > 0
 
 
 def test_recompute_command_covers_every_company(worked_example, capsys):

@@ -25,41 +25,65 @@ SPEND_DATASETS = ("spend", "web_traffic", "exchange_rates")
 MARKETING_SEGMENTS = ("channel", "campaign")
 
 
-def spend_facts(context: KPIContext) -> str:
-    """One row per spend entry dated in the periods' span, plus the ad cost that web traffic
-    sources report; entries with no exchange rate for their day are left out. Columns: day,
-    channel, campaign, spend, leads (0), revenue (0), so it unions with lead and revenue facts.
-    """
+def spend_days_sql(context: KPIContext) -> str:
+    """Spend dated in the span, plus the ad cost that web traffic sources report, summed per
+    day, channel and campaign, each entry converted at the rate of its day; entries with no
+    exchange rate for their day are left out."""
     spend = context.money_sql("s.amount_minor", "s.currency", "s.spent_on")
     ad_cost = context.money_sql("w.ad_cost_minor", "w.currency", "w.day")
     return f"""
-        SELECT * FROM (
+        SELECT day, channel, campaign, sum(spend) AS spend FROM (
             SELECT s.spent_on AS day, {segment_sql("s.channel")} AS channel,
-                   {segment_sql("s.campaign")} AS campaign, {spend} AS spend,
-                   0 AS leads, 0::numeric AS revenue
+                   {segment_sql("s.campaign")} AS campaign, {spend} AS spend
             FROM data_spend s
             WHERE s.deleted_at IS NULL
               AND s.spent_on >= %(first_day)s AND s.spent_on < %(end_day)s
             UNION ALL
             -- Web traffic rows carry no campaign.
-            SELECT w.day, {segment_sql("w.channel")}, {segment_sql("''")}, {ad_cost}, 0, 0
+            SELECT w.day, {segment_sql("w.channel")}, {segment_sql("''")}, {ad_cost}
             FROM data_web_traffic w
             WHERE w.deleted_at IS NULL AND w.ad_cost_minor <> 0
               AND w.day >= %(first_day)s AND w.day < %(end_day)s
         ) converted
         WHERE spend IS NOT NULL
+        GROUP BY day, channel, campaign
     """
 
 
-def lead_facts(context: KPIContext) -> str:
-    """One row per lead created in the periods' span, with whether it became a customer."""
+def spend_facts(context: KPIContext, periods: Sequence[Period]) -> str:
+    """Spend in the periods' span per day, channel and campaign (:func:`spend_days_sql`, built
+    once per run). Columns: day, channel, campaign, spend, leads (0), revenue (0), so it unions
+    with lead and revenue facts."""
+    table = shared_table(context, "kpi_spend_days", spend_days_sql(context), periods)
+    return f"""
+        SELECT day, channel, campaign, spend, 0 AS leads, 0::numeric AS revenue
+        FROM {table} WHERE day >= %(first_day)s AND day < %(end_day)s
+    """
+
+
+def lead_days_sql(context: KPIContext) -> str:
+    """Leads created in the span per local day, channel and campaign, with how many of them
+    have become customers (by the time the run builds the table)."""
     day = context.local_date_sql("l.created_at")
     return f"""
         SELECT {day} AS day, {segment_sql("l.channel")} AS channel,
-               {segment_sql("l.campaign")} AS campaign, 0::numeric AS spend, 1 AS leads,
-               (l.customer_at IS NOT NULL AND l.customer_at <= now()) AS converted
+               {segment_sql("l.campaign")} AS campaign, count(*) AS leads,
+               count(*) FILTER (WHERE l.customer_at IS NOT NULL AND l.customer_at <= now())
+                   AS converted
         FROM data_leads l
         WHERE l.deleted_at IS NULL AND {in_range_sql("l.created_at")}
+        GROUP BY 1, 2, 3
+    """
+
+
+def lead_facts(context: KPIContext, periods: Sequence[Period]) -> str:
+    """Leads created in the periods' span per day, channel and campaign
+    (:func:`lead_days_sql`, built once per run). Columns: day, channel, campaign, spend (0),
+    leads, converted."""
+    table = shared_table(context, "kpi_lead_days", lead_days_sql(context), periods)
+    return f"""
+        SELECT day, channel, campaign, 0::numeric AS spend, leads, converted
+        FROM {table} WHERE day >= %(first_day)s AND day < %(end_day)s
     """
 
 
@@ -105,7 +129,7 @@ class Spend(KPI):
         return grouped_values(
             context,
             periods,
-            facts=spend_facts(context),
+            facts=spend_facts(context, periods),
             measures=[SPEND_SQL],
             result=KPIResult.amount,
             segments=self.segments,
@@ -131,7 +155,7 @@ class CustomerAcquisitionCost(KPI):
         totals = grouped_values(
             context,
             periods,
-            facts=spend_facts(context),
+            facts=spend_facts(context, periods),
             measures=[SPEND_SQL],
             result=KPIResult.amount,
         )
@@ -229,8 +253,8 @@ class NewLeads(KPI):
         return grouped_values(
             context,
             periods,
-            facts=lead_facts(context),
-            measures=["COUNT(*)"],
+            facts=lead_facts(context, periods),
+            measures=[LEADS_SQL],
             result=KPIResult.amount,
             segments=self.segments,
         )
@@ -255,9 +279,9 @@ class CostPerLead(KPI):
             return KPIResult.ratio(spend, leads, "no new leads in this period")
 
         facts = (
-            f"SELECT day, channel, campaign, spend, leads FROM ({spend_facts(context)}) s "
+            f"SELECT day, channel, campaign, spend, leads FROM ({spend_facts(context, periods)}) s "
             f"UNION ALL "
-            f"SELECT day, channel, campaign, spend, leads FROM ({lead_facts(context)}) l"
+            f"SELECT day, channel, campaign, spend, leads FROM ({lead_facts(context, periods)}) l"
         )
         return grouped_values(
             context,
@@ -291,8 +315,8 @@ class LeadConversionRate(KPI):
         return grouped_values(
             context,
             periods,
-            facts=lead_facts(context),
-            measures=["COUNT(*) FILTER (WHERE f.converted)", "COUNT(*)"],
+            facts=lead_facts(context, periods),
+            measures=["COALESCE(SUM(f.converted), 0)", LEADS_SQL],
             result=result,
             segments=self.segments,
         )
@@ -328,7 +352,8 @@ class MarketingRoi(KPI):
             return KPIResult.ratio(revenue - spend, spend, "no spend in this period")
 
         facts = (
-            f"SELECT day, channel, campaign, spend, revenue FROM ({spend_facts(context)}) s "
+            f"SELECT day, channel, campaign, spend, revenue "
+            f"FROM ({spend_facts(context, periods)}) s "
             f"UNION ALL "
             f"SELECT day, channel, campaign, spend, revenue "
             f"FROM ({acquired_customer_facts()}) a"
