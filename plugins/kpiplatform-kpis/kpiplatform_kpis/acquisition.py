@@ -20,6 +20,7 @@ from kpiplatform.sdk import (
 )
 
 from .grouping import dependency_values, grouped_values, in_range_sql, segment_sql
+from .shared_facts import shared_table
 
 SPEND_DATASETS = ("spend", "web_traffic", "exchange_rates")
 MARKETING_SEGMENTS = ("channel", "campaign")
