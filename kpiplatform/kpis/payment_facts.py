@@ -275,15 +275,20 @@ def _fix_previous_charge_days(cursor, params: dict) -> None:
         f"""
         UPDATE {PAYMENT_DAYS_TABLE} d SET previous_charge_day = x.previous
         FROM (
+            -- Each customer's charge days from the first refreshed day on; the first of them
+            -- looks its previous charge day up in the key index.
             SELECT p.source, p.customer_ref, p.day,
-                   lag(p.day) OVER (PARTITION BY p.source, p.customer_ref ORDER BY p.day)
-                       AS previous
+                   coalesce(
+                       lag(p.day) OVER (PARTITION BY p.source, p.customer_ref ORDER BY p.day),
+                       (SELECT max(b.day) FROM {PAYMENT_DAYS_TABLE} b
+                        WHERE b.source = p.source AND b.customer_ref = p.customer_ref
+                          AND b.charges > 0 AND b.day < %(first_day)s)
+                   ) AS previous
             FROM {PAYMENT_DAYS_TABLE} p
             JOIN _charging c ON c.source = p.source AND c.customer_ref = p.customer_ref
-            WHERE p.charges > 0
+            WHERE p.charges > 0 AND p.day >= %(first_day)s
         ) x
         WHERE d.source = x.source AND d.customer_ref = x.customer_ref AND d.day = x.day
-          AND x.day >= %(first_day)s
           AND d.previous_charge_day IS DISTINCT FROM x.previous
         """,
         params,
