@@ -49,12 +49,19 @@ def shared_table(
 ) -> str:
     """The name of temporary table ``name`` holding ``select_sql`` over a span covering
     ``periods`` (parameters ``first_day``, ``end_day``, ``time_zone`` and ``params``),
-    created on first use in the run and again when a later grain needs a wider span."""
+    created on first use in the run and again when a later grain needs a wider span or
+    other ``params``."""
     first, end = covering_span(periods)
+    params = params or {}
     key = (TEMPORARY_TABLES, name)
     built = context.memo.get(key)
     table = f"pg_temp.{name}"
-    covered = built is not None and built[0] <= periods[0].start and periods[-1].end <= built[1]
+    covered = (
+        built is not None
+        and built[0] <= periods[0].start
+        and periods[-1].end <= built[1]
+        and built[2] == params
+    )
     if covered and context.query("SELECT to_regclass(%s) IS NOT NULL", [table])[0][0]:
         return table
     if built is not None:
@@ -63,8 +70,8 @@ def shared_table(
     context.query(
         f"SELECT 1; DROP TABLE IF EXISTS {table}; "
         f"CREATE TEMPORARY TABLE {name} AS {select_sql}; ANALYZE {table}",
-        {**params_for(context, first, end), **(params or {})},
+        {**params_for(context, first, end), **params},
     )
-    context.memo[key] = (first, end)
+    context.memo[key] = (first, end, params)
     context.memo.setdefault(TEMPORARY_TABLES, set()).add(table)
     return table

@@ -1,6 +1,8 @@
 """Subscription-revenue KPIs (KPI-DEFINITIONS.md, "Subscription revenue").
 
-Every KPI here is read from the MRR movements ledger. One SQL query per grain turns the ledger
+Every KPI here is read from the MRR movements ledger. The ledger's movements are summed once
+per computation run into a temporary table (by segment and day, plus the movements of the
+customers that move more than once in a period), and one SQL query per grain turns that table
 into per-period facts (movements, MRR and active customers at the start and the end, and the
 retention of the cohort active at the start), for the whole company and by customer country and
 acquisition channel; each KPI is a formula over those facts. The facts of one grain are shared
@@ -13,6 +15,7 @@ by the KPIs of one computation run through ``context.memo``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,6 +34,8 @@ from kpiplatform.sdk import (
     Period,
     Unit,
 )
+
+from .shared_facts import covering_span, shared_table
 
 # Customer attributes the movement KPIs break down by (from the customers dataset).
 SEGMENT_KINDS = ("country", "channel")
@@ -63,9 +68,10 @@ class PeriodFacts:
     mrr_end: Decimal = Decimal(0)
     active_start: Decimal = Decimal(0)
     active_end: Decimal = Decimal(0)
-    cohort_mrr_end: Decimal = Decimal(0)  # sum over the start cohort of MRR at the end
-    cohort_mrr_floor: Decimal = Decimal(0)  # sum over the start cohort of min(end, start)
-    cohort_retained: Decimal = Decimal(0)  # start cohort members still active at the end
+    # The cohort active at the start (None in the plan breakdown, which has no retention facts).
+    cohort_mrr_end: Decimal | None = Decimal(0)  # sum over the start cohort of MRR at the end
+    cohort_mrr_floor: Decimal | None = Decimal(0)  # sum over the cohort of min(end, start)
+    cohort_retained: Decimal | None = Decimal(0)  # start cohort members still active at the end
 
     @property
     def net_new(self) -> Decimal:
@@ -115,17 +121,22 @@ _PLAN_COLUMN = (
 )
 
 
-FACTS_SQL = """
-WITH moved AS (
-    SELECT {key_columns}, m.day, m.kind, m.amount, m.mrr_before, m.mrr_after,
-           {segment_columns}
-    FROM {ledger} m {customers_join}
-    WHERE m.day < %(last_end)s AND m.day <= %(as_of)s
-),
-per_customer AS (
-    -- One row per customer and period with movements: its MRR at the start and the end.
-    SELECT {key}, {segment_kinds},
-           date_trunc(%(unit)s, day::timestamp)::date AS pstart,
+# The run's movements, read by every grain, are built once per run into a temporary table (see
+# shared_facts) of two kinds of rows, up to as_of:
+#
+# - flow rows (no customer): the movements summed by segment and day, with the retention
+#   figures of each movement as if it were its customer's only one in its period. Before the
+#   table's span, where no period of the run starts, they are summed by month and only count
+#   the MRR and the customers starting and churning: what the MRR and the active customers at
+#   the start of a period, and the CLV's monthly churn rates, need;
+# - the movements of the span that share an ISO week or a year with the customer's previous or
+#   next movement (so any period but a day where a customer moves more than once), with the
+#   days of those movements. In each grain, the first movement of such a customer in a period
+#   carries its MRR at the start (opening), the last its MRR at the end (closing): the
+#   customer's retention figures replace those its movements count in the flow rows.
+#
+# Movements after as_of are left out, so that none of them counts as a "next" movement.
+_FLOW_SUMS = """
            sum(amount) FILTER (WHERE kind = 'new') AS new,
            sum(amount) FILTER (WHERE kind = 'reactivation') AS reactivation,
            sum(amount) FILTER (WHERE kind = 'expansion') AS expansion,
@@ -133,69 +144,168 @@ per_customer AS (
            sum(amount) FILTER (WHERE kind = 'churn') AS churn,
            sum(amount) AS net,
            count(*) FILTER (WHERE kind IN ('new', 'reactivation')) AS starts,
-           count(*) FILTER (WHERE kind = 'churn') AS churns,
-           (array_agg(mrr_before ORDER BY day))[1] AS c_start,
-           (array_agg(mrr_after ORDER BY day DESC))[1] AS c_end
-    FROM moved
-    WHERE day >= %(first_start)s
-    GROUP BY {key}, {segment_kinds}, pstart
-),
-per_period AS (
-    SELECT {kind_expr} AS segment_kind, {segment_expr} AS segment, pstart,
+           count(*) FILTER (WHERE kind = 'churn') AS churns"""
+# Before the span: the MRR and the customers starting and churning alone.
+_OPENING_SUMS = """
+           NULL::numeric AS new, NULL::numeric AS reactivation, NULL::numeric AS expansion,
+           NULL::numeric AS contraction, NULL::numeric AS churn, sum(amount) AS net,
+           count(*) FILTER (WHERE kind IN ('new', 'reactivation')) AS starts,
+           count(*) FILTER (WHERE kind = 'churn') AS churns"""
+# A customer's retention figures in a period, for the customers with MRR at its start: the
+# change of its MRR from the start to the end, the loss (the change, or 0 if MRR rose) and
+# whether it left.
+_RETENTION_SUMS = """
+           sum(mrr_after - mrr_before) FILTER (WHERE mrr_before > 0) AS cohort_change,
+           sum(least(mrr_after - mrr_before, 0)) FILTER (WHERE mrr_before > 0) AS cohort_loss,
+           count(*) FILTER (WHERE mrr_before > 0 AND mrr_after = 0) AS cohort_lost"""
+_NO_CUSTOMER = """
+       NULL::numeric AS mrr_before, NULL::numeric AS mrr_after,
+       NULL::date AS previous_day, NULL::date AS next_day"""
+
+MOVEMENTS_SQL = f"""
+WITH moved AS MATERIALIZED (
+    SELECT m.source, m.customer_ref, m.day, m.kind, m.amount, m.mrr_before, m.mrr_after,
+           {{segment_columns}},
+           lag(m.day) OVER w AS previous_day, lead(m.day) OVER w AS next_day
+    FROM {MRR_MOVEMENTS_TABLE} m {{customers_join}}
+    WHERE m.day >= %(first_day)s AND m.day < %(end_day)s AND m.day <= %(as_of)s
+    WINDOW w AS (PARTITION BY m.source, m.customer_ref ORDER BY m.day)
+)
+SELECT NULL AS source, NULL AS customer_ref, day, {{segment_kinds}}, {_FLOW_SUMS},
+       {_RETENTION_SUMS}, {_NO_CUSTOMER}
+FROM moved
+GROUP BY day, {{segment_kinds}}
+UNION ALL
+SELECT NULL, NULL, date_trunc('month', m.day::timestamp)::date, {{segment_columns}},
+       {_OPENING_SUMS}, NULL, NULL, NULL, {_NO_CUSTOMER}
+FROM {MRR_MOVEMENTS_TABLE} m {{customers_join}}
+WHERE m.day < %(first_day)s AND m.day <= %(as_of)s
+GROUP BY 3, {{segment_positions}}
+UNION ALL
+SELECT source, customer_ref, day, {{segment_kinds}},
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       mrr_before, mrr_after, previous_day, next_day
+FROM moved
+WHERE date_trunc('year', day::timestamp) IN (date_trunc('year', previous_day::timestamp),
+                                             date_trunc('year', next_day::timestamp))
+   OR date_trunc('week', day::timestamp) IN (date_trunc('week', previous_day::timestamp),
+                                             date_trunc('week', next_day::timestamp))
+"""
+
+# The plan ledger's movements as flow rows alone, by plan: the plan breakdowns are sums of
+# movements and have no retention figures.
+PLAN_MOVEMENTS_SQL = f"""
+SELECT m.day, {_PLAN_COLUMN}, {_FLOW_SUMS}
+FROM {MRR_PLAN_MOVEMENTS_TABLE} m {_PLAN_JOIN}
+WHERE m.day >= %(first_day)s AND m.day < %(end_day)s AND m.day <= %(as_of)s
+GROUP BY 1, 2
+UNION ALL
+SELECT date_trunc('month', m.day::timestamp)::date, {_PLAN_COLUMN}, {_OPENING_SUMS}
+FROM {MRR_PLAN_MOVEMENTS_TABLE} m {_PLAN_JOIN}
+WHERE m.day < %(first_day)s AND m.day <= %(as_of)s
+GROUP BY 1, 2
+"""
+
+FACTS_SQL = """
+WITH per_group AS (
+    SELECT {segments} pstart,
            sum(new) AS new, sum(reactivation) AS reactivation, sum(expansion) AS expansion,
            sum(contraction) AS contraction, sum(churn) AS churn, sum(net) AS net,
            sum(starts) AS starts, sum(churns) AS churns,
-           sum(c_end - c_start) FILTER (WHERE c_start > 0) AS cohort_change,
-           sum(least(c_end - c_start, 0)) FILTER (WHERE c_start > 0) AS cohort_loss,
-           count(*) FILTER (WHERE c_start > 0 AND c_end = 0) AS cohort_lost
-    FROM per_customer
-    GROUP BY {period_sets}
+           {retention_sums}
+    FROM (
+        -- The period of each flow row; NULL before the first period.
+        SELECT f.*, CASE WHEN f.day >= %(first_start)s
+                         THEN date_trunc(%(unit)s, f.day::timestamp)::date END AS pstart
+        FROM {movements} f
+        WHERE {flow_rows} AND f.day < %(last_end)s
+    ) flows
+    GROUP BY {segments} pstart
+    {several}
 ),
-before_first AS (
-    -- Everything before the first period: MRR and active customers it starts with.
+per_period AS (
+    -- pstart -infinity: everything before the first period, the MRR and active customers
+    -- it starts with.
     SELECT {kind_expr} AS segment_kind, {segment_expr} AS segment,
-           sum(amount) AS mrr,
-           sum(CASE WHEN kind IN ('new', 'reactivation') THEN 1
-                    WHEN kind = 'churn' THEN -1 ELSE 0 END) AS active
-    FROM moved
-    WHERE day < %(first_start)s
-    GROUP BY {base_sets}
+           coalesce(pstart, '-infinity') AS pstart,
+           sum(new) AS new, sum(reactivation) AS reactivation, sum(expansion) AS expansion,
+           sum(contraction) AS contraction, sum(churn) AS churn, sum(net) AS net,
+           sum(starts) AS starts, sum(churns) AS churns,
+           sum(cohort_change) AS cohort_change, sum(cohort_loss) AS cohort_loss,
+           sum(cohort_lost) AS cohort_lost
+    FROM per_group
+    GROUP BY {period_sets}
 ),
 segment_keys AS (
     {total_key}
-    SELECT segment_kind, segment FROM per_period
-    UNION SELECT segment_kind, segment FROM before_first
-),
-grid AS (
-    SELECT k.segment_kind, k.segment, p.start
-    FROM segment_keys k CROSS JOIN unnest(%(starts)s::date[]) AS p(start)
+    SELECT DISTINCT segment_kind, segment FROM per_period
 ),
 series AS (
-    SELECT g.segment_kind, g.segment, g.start,
-           coalesce(a.new, 0) AS new, coalesce(a.reactivation, 0) AS reactivation,
-           coalesce(a.expansion, 0) AS expansion, coalesce(a.contraction, 0) AS contraction,
-           coalesce(a.churn, 0) AS churn, coalesce(a.churns, 0) AS churns,
-           coalesce(a.net, 0) AS net,
-           coalesce(a.starts, 0) - coalesce(a.churns, 0) AS active_change,
-           coalesce(a.cohort_change, 0) AS cohort_change,
-           coalesce(a.cohort_loss, 0) AS cohort_loss,
-           coalesce(a.cohort_lost, 0) AS cohort_lost,
-           coalesce(b.mrr, 0) + sum(coalesce(a.net, 0)) OVER w AS mrr_end,
-           coalesce(b.active, 0)
-               + sum(coalesce(a.starts, 0) - coalesce(a.churns, 0)) OVER w AS active_end
-    FROM grid g
-    LEFT JOIN per_period a
-      ON a.segment_kind = g.segment_kind AND a.segment = g.segment AND a.pstart = g.start
-    LEFT JOIN before_first b ON b.segment_kind = g.segment_kind AND b.segment = g.segment
-    WINDOW w AS (PARTITION BY g.segment_kind, g.segment ORDER BY g.start)
+    -- Every segment has every period (zero rows fill the gaps), after its starting point.
+    SELECT segment_kind, segment, pstart,
+           coalesce(sum(new), 0) AS new, coalesce(sum(reactivation), 0) AS reactivation,
+           coalesce(sum(expansion), 0) AS expansion,
+           coalesce(sum(contraction), 0) AS contraction,
+           coalesce(sum(churn), 0) AS churn, coalesce(sum(churns), 0) AS churns,
+           coalesce(sum(net), 0) AS net,
+           coalesce(sum(starts), 0) - coalesce(sum(churns), 0) AS active_change,
+           coalesce(sum(cohort_change), 0) AS cohort_change,
+           coalesce(sum(cohort_loss), 0) AS cohort_loss,
+           coalesce(sum(cohort_lost), 0) AS cohort_lost,
+           sum(coalesce(sum(net), 0)) OVER w AS mrr_end,
+           sum(coalesce(sum(starts), 0) - coalesce(sum(churns), 0)) OVER w AS active_end
+    FROM (
+        SELECT * FROM per_period
+        UNION ALL
+        SELECT k.segment_kind, k.segment, p.start, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+        FROM segment_keys k CROSS JOIN unnest(%(starts)s::date[]) AS p(start)
+    ) filled
+    GROUP BY segment_kind, segment, pstart
+    WINDOW w AS (PARTITION BY segment_kind, segment ORDER BY pstart)
 )
-SELECT segment_kind, segment, start, new, reactivation, expansion, contraction, churn, churns,
+SELECT segment_kind, segment, pstart, new, reactivation, expansion, contraction, churn, churns,
        mrr_end - net AS mrr_start, mrr_end,
        active_end - active_change AS active_start, active_end,
        mrr_end - net + cohort_change AS cohort_mrr_end,
        mrr_end - net + cohort_loss AS cohort_mrr_floor,
        active_end - active_change - cohort_lost AS cohort_retained
 FROM series
+WHERE pstart > '-infinity'
+"""
+
+# The customers that move more than once in a period of the grain: each one's retention
+# figures, less those its movements count in the flow rows.
+SEVERAL_MOVES_SQL = """
+    UNION ALL
+    SELECT {segments} pstart, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           CASE WHEN opening > 0 THEN closing - opening ELSE 0 END
+               - coalesce(counted_change, 0),
+           CASE WHEN opening > 0 THEN least(closing - opening, 0) ELSE 0 END
+               - coalesce(counted_loss, 0),
+           CASE WHEN opening > 0 AND closing = 0 THEN 1 ELSE 0 END - counted_lost
+    FROM (
+        SELECT {segments} pstart, sum(opening) AS opening, sum(closing) AS closing,
+               sum(mrr_after - mrr_before) FILTER (WHERE mrr_before > 0) AS counted_change,
+               sum(least(mrr_after - mrr_before, 0)) FILTER (WHERE mrr_before > 0)
+                   AS counted_loss,
+               count(*) FILTER (WHERE mrr_before > 0 AND mrr_after = 0) AS counted_lost
+        FROM (
+            SELECT m.*,
+                   CASE WHEN coalesce(m.previous_day, '-infinity') < m.pstart
+                        THEN m.mrr_before END AS opening,
+                   CASE WHEN coalesce(date_trunc(%(unit)s, m.next_day::timestamp)::date,
+                                      'infinity') > m.pstart
+                        THEN m.mrr_after END AS closing
+            FROM (
+                SELECT m.*, date_trunc(%(unit)s, m.day::timestamp)::date AS pstart
+                FROM {movements} m
+                WHERE m.customer_ref IS NOT NULL
+                  AND m.day >= %(first_start)s AND m.day < %(last_end)s
+            ) m
+        ) m
+        WHERE opening IS NULL OR closing IS NULL
+        GROUP BY source, customer_ref, {segments} pstart
+    ) customers
 """
 
 
@@ -204,16 +314,70 @@ def period_facts(
 ) -> dict[SegmentKey, dict[Period, PeriodFacts]]:
     """The facts of every period in ``periods`` (contiguous, one grain), by segment: the
     company and its country and channel breakdowns, or (``by_plan``) the plan breakdown from
-    the plan ledger, where a customer counts once in each of its plans."""
+    the plan ledger, where a customer counts once in each of its plans. The plan breakdown
+    has no retention facts (``None``): no KPI breaks retention down by plan."""
     if not periods:
         return {}
-    grain = periods[0].grain
-    segmented = grain in SEGMENTED_GRAINS
-    if by_plan and not segmented:
+    if by_plan and periods[0].grain not in SEGMENTED_GRAINS:
         return {}
+    return _facts(context, periods, periods, by_plan=by_plan, retention=not by_plan)
+
+
+def monthly_churn_rates(
+    context: KPIContext, periods: Sequence[Period]
+) -> dict[SegmentKey, dict[dt.date, Decimal]]:
+    """The defined monthly customer churn rates (churned customers ÷ active customers at the
+    start of the month) by segment and month start, for at least every month that the CLV
+    of ``periods`` looks back on (the 12 months ending with each period). The months run
+    from 11 months before the span of the run's movements table, so that one query usually
+    serves every grain of the run."""
+    needed_first = Period.containing(Grain.MONTH, periods[0].last_day).start
+    needed_last = Period.containing(Grain.MONTH, periods[-1].last_day).start
+    needed_first = _months_before(needed_first, 11)
+    key = ("subscription.monthly_churn_rates", context.as_of)
+    known = context.memo.get(key)
+    if known is not None and known[0] <= needed_first and needed_last <= known[1]:
+        return known[2]
+    first, end = covering_span(periods)
+    first_month = _months_before(Period.containing(Grain.MONTH, first).start, 11)
+    last_month = Period.containing(Grain.MONTH, end - dt.timedelta(days=1)).start
+    if known is not None:
+        first_month, last_month = min(first_month, known[0]), max(last_month, known[1])
+    months = Period.between(Grain.MONTH, first_month, last_month)
+    facts = _facts(context, months, periods, by_plan=False, retention=False)
+    rates = {
+        segment: {
+            month.start: f.churned_customers / f.active_start
+            for month, f in series.items()
+            if f.active_start > 0
+        }
+        for segment, series in facts.items()
+    }
+    context.memo[key] = (first_month, last_month, rates)
+    return rates
+
+
+def _months_before(month_start: dt.date, months: int) -> dt.date:
+    period = Period.containing(Grain.MONTH, month_start)
+    for _ in range(months):
+        period = period.previous()
+    return period.start
+
+
+def _facts(
+    context: KPIContext,
+    periods: Sequence[Period],
+    run_periods: Sequence[Period],
+    by_plan: bool,
+    retention: bool,
+) -> dict[SegmentKey, dict[Period, PeriodFacts]]:
+    """The facts of ``periods`` from the run's movements table (``run_periods``, periods of
+    the run, tell the span it covers); without ``retention``, the movements alone."""
+    grain = periods[0].grain
     memo_key = (
         "subscription.period_facts",
         by_plan,
+        retention,
         grain,
         periods[0].start,
         periods[-1].end,
@@ -221,27 +385,25 @@ def period_facts(
     )
     if memo_key in context.memo:
         return context.memo[memo_key]
-    if by_plan:
-        kinds: Sequence[str] = (PLAN,)
-        key = "source, customer_ref, plan_ref"
-        ledger, join, columns = MRR_PLAN_MOVEMENTS_TABLE, _PLAN_JOIN, _PLAN_COLUMN
-    else:
-        kinds = SEGMENT_KINDS
-        key = "source, customer_ref"
-        ledger = MRR_MOVEMENTS_TABLE
-        join = _customer_segments_join("m") if segmented else ""
-        columns = _segment_columns() if segmented else "'' AS country, '' AS channel"
+    kinds: Sequence[str] = (PLAN,) if by_plan else SEGMENT_KINDS
+    segments = "".join(f"{kind}, " for kind in kinds) if grain in SEGMENTED_GRAINS else ""
     period_sets, kind_expr, segment_expr = _segment_sets(grain, "pstart", kinds, not by_plan)
-    base_sets, _, _ = _segment_sets(grain, "", kinds, not by_plan)
+    movements = _movements_table(context, run_periods, by_plan)
+    # A customer moves at most once a day (the ledger has a row per customer and day).
+    several = retention and grain != Grain.DAY
     sql = FACTS_SQL.format(
-        ledger=ledger,
-        key=key,
-        key_columns=", ".join(f"m.{column}" for column in key.split(", ")),
-        segment_columns=columns,
-        customers_join=join,
-        segment_kinds=", ".join(kinds),
+        segments=segments,
+        retention_sums=(
+            "sum(cohort_change) AS cohort_change, sum(cohort_loss) AS cohort_loss, "
+            "sum(cohort_lost) AS cohort_lost"
+            if retention
+            else "NULL::numeric AS cohort_change, NULL::numeric AS cohort_loss, "
+            "NULL::numeric AS cohort_lost"
+        ),
+        movements=movements,
+        flow_rows="TRUE" if by_plan else "f.customer_ref IS NULL",
+        several=SEVERAL_MOVES_SQL.format(segments=segments, movements=movements) if several else "",
         period_sets=period_sets,
-        base_sets=base_sets,
         kind_expr=kind_expr,
         segment_expr=segment_expr,
         total_key="" if by_plan else "SELECT '' AS segment_kind, '' AS segment UNION",
@@ -252,18 +414,33 @@ def period_facts(
             "unit": _trunc_unit(grain),
             "first_start": periods[0].start,
             "last_end": periods[-1].end,
-            "as_of": context.as_of,
             "starts": [period.start for period in periods],
         },
     )
     by_start = {period.start: period for period in periods}
     facts: dict[SegmentKey, dict[Period, PeriodFacts]] = {}
     for kind, segment, start, *numbers in rows:
-        facts.setdefault((kind, segment), {})[by_start[start]] = PeriodFacts(
-            *(Decimal(number) for number in numbers)
-        )
+        flows = [Decimal(number) for number in numbers[:10]]
+        cohort = [Decimal(number) for number in numbers[10:]] if retention else [None] * 3
+        facts.setdefault((kind, segment), {})[by_start[start]] = PeriodFacts(*flows, *cohort)
     context.memo[memo_key] = facts
     return facts
+
+
+def _movements_table(context: KPIContext, periods: Sequence[Period], by_plan: bool) -> str:
+    """The run's temporary table of the ledger's movements up to as_of, covering ``periods``:
+    :data:`MOVEMENTS_SQL` or, ``by_plan``, :data:`PLAN_MOVEMENTS_SQL`."""
+    if by_plan:
+        name, sql = "kpi_mrr_plan_movements", PLAN_MOVEMENTS_SQL
+    else:
+        name = "kpi_mrr_movements"
+        sql = MOVEMENTS_SQL.format(
+            segment_columns=_segment_columns(),
+            customers_join=_customer_segments_join("m"),
+            segment_kinds=", ".join(SEGMENT_KINDS),
+            segment_positions=", ".join(str(4 + n) for n in range(len(SEGMENT_KINDS))),
+        )
+    return shared_table(context, name, sql, periods, {"as_of": context.as_of})
 
 
 def _trunc_unit(grain: Grain) -> str:
@@ -545,18 +722,10 @@ class CustomerLifetimeValueKPI(KPI):
 
     def compute(self, context: KPIContext, periods: Sequence[Period]) -> Iterable[KPIValue]:
         facts = period_facts(context, periods)
-        first_month = Period.containing(Grain.MONTH, periods[0].last_day)
-        for _ in range(11):
-            first_month = first_month.previous()
-        months = Period.between(Grain.MONTH, first_month.start, periods[-1].last_day)
-        month_facts = period_facts(context, months)
+        rates = monthly_churn_rates(context, periods)
         margin = Decimal(context.gross_margin)
         for key, series in facts.items():
-            monthly_rates = {
-                month.start: f.churned_customers / f.active_start
-                for month, f in month_facts.get(key, {}).items()
-                if f.active_start > 0
-            }
+            monthly_rates = rates.get(key, {})
             for period, f in series.items():
                 yield KPIValue(period, _clv(f, period, monthly_rates, margin), *key)
 
