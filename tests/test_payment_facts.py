@@ -9,7 +9,13 @@ from decimal import Decimal
 import pytest
 
 from kpiplatform.data.writer import BulkWriter
-from kpiplatform.kpis.models import CustomerFact, PaymentDay, PendingChange, StoredKPIValue
+from kpiplatform.kpis.models import (
+    CustomerFact,
+    DataWarning,
+    PaymentDay,
+    PendingChange,
+    StoredKPIValue,
+)
 from kpiplatform.testing.data import load_records
 from kpiplatform.testing.kpis import (
     configure_company,
@@ -76,6 +82,12 @@ def derived_facts() -> tuple[list, list]:
     return days, facts
 
 
+def left_out_payments() -> list:
+    return list(
+        DataWarning.objects.filter(kind="payment_without_rate").values_list("external_id", "day")
+    )
+
+
 def every_stored_value() -> dict:
     return {
         (v.kpi, v.grain, v.period_start, v.segment_kind, v.segment): (v.value, v.reason)
@@ -116,11 +128,13 @@ def test_after_writes_the_refreshed_facts_and_values_equal_a_full_recompute(hist
         # B's first payment disappears upstream: B is now first paid in April.
         BulkWriter("import").delete("payments", ["p3"])
         recompute_pending()
-        incremental = derived_facts(), every_stored_value()
+        incremental = derived_facts(), every_stored_value(), left_out_payments()
         recompute_all()
-        full = derived_facts(), every_stored_value()
+        full = derived_facts(), every_stored_value(), left_out_payments()
     assert incremental[0] == full[0]
     assert incremental[1] == full[1]
+    # The USD payment with no rate is left out, and said so.
+    assert incremental[2] == full[2] == [("p6", dt.date(2025, 4, 2))]
     days, facts = full[0]
     assert ("B", dt.date(2025, 4, 2), 0, 0, 0, 0, 0, 0, 1, 1, None) in days  # no USD rate
     assert dict((c, day) for c, day, _ in facts) == {

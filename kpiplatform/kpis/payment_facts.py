@@ -5,7 +5,8 @@ the company's time zone and converted at the rate of that day. It is done here o
 payment, into ``kpis_payment_day`` (one row per customer and day), instead of by every KPI
 and grain. ``kpis_customer_fact`` then keeps per customer the first paid day (the first day
 with MRR > 0 in the ledger, or the first successful charge, whichever is earlier) and the
-revenue to date.
+revenue to date. A payment left out for want of an exchange rate is recorded as a
+``DataWarning``.
 
 Both are rebuilt entirely when the ledger is (settings or exchange rates changed), and
 otherwise refreshed: the payment days of the days a write touched, then the facts of the
@@ -27,6 +28,7 @@ from kpiplatform.sdk import CUSTOMER_FACTS_TABLE, MRR_MOVEMENTS_TABLE, PAYMENT_D
 # The customers whose facts a refresh recomputes, in a temporary table of the transaction.
 _SCOPE = "_customer_facts_scope"
 _RATES = "_day_rates"
+NO_RATE_WARNING = "payment_without_rate"
 BUILD_WORK_MEM = "256MB"
 
 
@@ -110,6 +112,45 @@ def _payment_days_sql(context: SqlKPIContext, ranged: bool) -> str:
     """
 
 
+def _warnings_sql(context: SqlKPIContext, ranged: bool) -> str:
+    # One data-quality warning per payment left out for want of a rate (the payment days
+    # count them in ``unconverted``).
+    reporting = context.reporting_currency.replace("'", "")
+    day = context.local_date_sql("p.occurred_at")
+    in_range = (
+        "AND p.occurred_at >= (%(first_day)s::timestamp AT TIME ZONE %(time_zone)s) "
+        "AND p.occurred_at < (%(end_day)s::timestamp AT TIME ZONE %(time_zone)s)"
+        if ranged
+        else ""
+    )
+    return f"""
+        INSERT INTO kpis_data_warning
+            (kind, dataset, source, external_id, customer_ref, day, message, created_at)
+        SELECT '{NO_RATE_WARNING}', 'payments', p.source, p.external_id, p.customer_ref, {day},
+               'Payment ' || p.external_id || ' is left out of revenue: no ' || p.currency
+               || ' exchange rate on or before ' || {day}, now()
+        FROM data_payments p
+        LEFT JOIN {_RATES} r ON r.currency = p.currency AND r.day = least({day}, %(last_rate_day)s)
+        WHERE p.deleted_at IS NULL AND p.status = 'succeeded' AND p.currency <> '{reporting}'
+          AND r.rate IS NULL {in_range}
+    """
+
+
+def _record_warnings(cursor, context: SqlKPIContext, params: dict, ranged: bool) -> None:
+    days = "AND day >= %(first_day)s AND day <= %(last_day)s" if ranged else ""
+    cursor.execute(
+        f"DELETE FROM kpis_data_warning WHERE kind = %(kind)s {days}",
+        {**params, "kind": NO_RATE_WARNING},
+    )
+    # Reading the payments again only when some were left out (rarely: rates are missing).
+    cursor.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {PAYMENT_DAYS_TABLE} WHERE unconverted > 0 {days})",
+        params,
+    )
+    if cursor.fetchone()[0]:
+        cursor.execute(_warnings_sql(context, ranged), params)
+
+
 def _customer_facts_sql(scoped: bool) -> str:
     scope = (
         f"JOIN {_SCOPE} sc ON sc.source = {{alias}}.source "
@@ -160,6 +201,7 @@ def rebuild_all(context: SqlKPIContext) -> None:
             f"ALTER TABLE {PAYMENT_DAYS_TABLE} ADD CONSTRAINT {PAYMENT_DAYS_TABLE}_pkey "
             "PRIMARY KEY (source, customer_ref, day)"
         )
+        _record_warnings(cursor, context, _params(context), ranged=False)
         cursor.execute(f"DROP TABLE {_RATES}")
         cursor.execute("SELECT set_config('enable_hashagg', 'on', true)")
         cursor.execute(f"ANALYZE {PAYMENT_DAYS_TABLE}")
@@ -248,6 +290,7 @@ def _refresh_payment_days(cursor, context: SqlKPIContext, first: dt.date, last: 
         params,
     )
     _fix_previous_charge_days(cursor, params)
+    _record_warnings(cursor, context, params, ranged=True)
     cursor.execute(
         f"INSERT INTO {_SCOPE} SELECT DISTINCT source, customer_ref FROM _changed_payment_days "
         "WHERE customer_ref <> '' ON CONFLICT DO NOTHING"
