@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from kpiplatform.sdk import (
     KPI,
     PAYMENT_DAYS_TABLE,
+    Grain,
     KPIContext,
     KPIResult,
     KPIValue,
@@ -32,19 +33,35 @@ CUSTOMER_SEGMENTS = ("country", "channel")
 # over them, and a customer is counted in a period's paying customers on its first charge day
 # of the period (its previous charge day is before the period), so no per-customer grouping.
 PAYMENT_DAY_FACTS = f"""
-    SELECT d.day, {segment_sql("c.country")} AS country, {segment_sql("c.channel")} AS channel,
+    SELECT d.day, {{labels}},
            d.net, d.charged, d.payments, d.charges, d.orders, d.order_amount,
            d.charges > 0 AND d.customer_ref <> ''
                AND (d.previous_charge_day IS NULL OR d.previous_charge_day < {{period}})
                AS first_charge_in_period
-    FROM {PAYMENT_DAYS_TABLE} d
-    LEFT JOIN data_customers c
-           ON c.source = d.source AND c.external_id = d.customer_ref AND c.deleted_at IS NULL
+    FROM {PAYMENT_DAYS_TABLE} d {{customers_join}}
     WHERE d.payments > 0 AND d.day >= %(first_day)s AND d.day < %(end_day)s
     -- Planned apart from the join to the periods, whose selectivity the planner cannot
     -- estimate: it would otherwise look every customer up by index, one row at a time.
     OFFSET 0
 """
+CUSTOMER_LABELS = f"{segment_sql('c.country')} AS country, {segment_sql('c.channel')} AS channel"
+CUSTOMERS_JOIN = (
+    "LEFT JOIN data_customers c "
+    "ON c.source = d.source AND c.external_id = d.customer_ref AND c.deleted_at IS NULL"
+)
+
+
+def payment_day_facts(grain: Grain) -> str:
+    """The payment days of the span with their customer's labels (none at day grain, whose
+    values are company totals: no join to the customers)."""
+    labelled = grain != Grain.DAY
+    return PAYMENT_DAY_FACTS.format(
+        period=period_start_sql(grain, "d.day"),
+        labels=CUSTOMER_LABELS if labelled else "'' AS country, '' AS channel",
+        customers_join=CUSTOMERS_JOIN if labelled else "",
+    )
+
+
 SHARED_MEASURES = {
     "net": "COALESCE(SUM(f.net), 0)",
     "charged": "COALESCE(SUM(f.charged), 0)",
@@ -73,7 +90,7 @@ def shared_values(
         context.memo[memo_key] = grouped_values(
             context,
             periods,
-            facts=PAYMENT_DAY_FACTS.format(period=period_start_sql(grain, "d.day")),
+            facts=payment_day_facts(grain),
             measures=list(SHARED_MEASURES.values()),
             result=lambda *values: dict(zip(SHARED_MEASURES, values, strict=True)),
             segments=CUSTOMER_SEGMENTS,
