@@ -650,31 +650,24 @@ ARPA = MovementKPI(
 
 
 FIRST_PAID_SQL = """
-WITH candidates AS (
-    -- Paid days inside the span; a customer counts if none of its paid days is earlier.
-    SELECT source, customer_ref, day
-    FROM {ledger} WHERE kind = 'new' AND day >= %(first_day)s
+WITH paid_days AS (
+    -- Each customer's first day with MRR and first day with a successful payment: one pass
+    -- over each dataset, cheaper than looking up every customer's earlier paid days.
+    SELECT source, customer_ref, min(day) AS day
+    FROM {ledger} WHERE kind = 'new'
+    GROUP BY source, customer_ref
     UNION ALL
-    SELECT source, customer_ref, {paid_day}
+    SELECT source, customer_ref, min({paid_day})
     FROM data_payments
     WHERE deleted_at IS NULL AND status = 'succeeded' AND kind = 'charge'
       AND customer_ref <> ''
-      -- A day of margin covers any time zone; the exact local day is filtered below.
-      AND occurred_at >= %(first_day)s::timestamptz - interval '1 day'
+    GROUP BY source, customer_ref
 )
-SELECT c.source, c.customer_ref, min(c.day) AS day
-FROM candidates c
-WHERE c.day >= %(first_day)s
-GROUP BY c.source, c.customer_ref
-HAVING NOT EXISTS (
-           SELECT 1 FROM {ledger} m
-           WHERE m.source = c.source AND m.customer_ref = c.customer_ref
-             AND m.kind = 'new' AND m.day < %(first_day)s)
-   AND NOT EXISTS (
-           SELECT 1 FROM data_payments p
-           WHERE p.source = c.source AND p.customer_ref = c.customer_ref
-             AND p.deleted_at IS NULL AND p.status = 'succeeded' AND p.kind = 'charge'
-             AND {earlier_paid_day} < %(first_day)s)
+-- The customers whose first paid day falls in the span or later.
+SELECT source, customer_ref, min(day) AS day
+FROM paid_days
+GROUP BY source, customer_ref
+HAVING min(day) >= %(first_day)s
 """
 
 NEW_CUSTOMERS_SQL = """
@@ -705,7 +698,6 @@ class NewCustomersKPI(KPI):
             FIRST_PAID_SQL.format(
                 ledger=MRR_MOVEMENTS_TABLE,
                 paid_day=context.local_date_sql("occurred_at"),
-                earlier_paid_day=context.local_date_sql("p.occurred_at"),
             ),
             periods,
         )
