@@ -29,20 +29,23 @@ CUSTOMER_SEGMENTS = ("country", "channel")
 
 # Every revenue KPI aggregates the same facts: one query per grain computes all their
 # measures (shared through ``context.memo``). The platform's payment days are already
-# converted and placed on local days, one row per customer and day; every measure is a sum
-# over them, and a customer is counted in a period's paying customers on its first charge day
-# of the period (its previous charge day is before the period), so no per-customer grouping.
+# converted and placed on local days, one row per customer and day. Every measure is a sum
+# over them: a customer is counted in a period's paying customers on its first charge day of
+# the period (its previous charge day is before the period), so no per-customer grouping;
+# and the days are summed once per period, country and channel, so the company total and each
+# breakdown add up those few rows instead of every payment day again.
 PAYMENT_DAY_FACTS = f"""
-    SELECT d.day, {{labels}},
-           d.net, d.charged, d.payments, d.charges, d.orders, d.order_amount,
-           d.charges > 0 AND d.customer_ref <> ''
-               AND (d.previous_charge_day IS NULL OR d.previous_charge_day < {{period}})
-               AS first_charge_in_period
+    SELECT {{period}} AS day, {{labels}},
+           sum(d.net) AS net, sum(d.charged) AS charged, sum(d.payments) AS payments,
+           sum(d.charges) AS charges, sum(d.orders) AS orders,
+           sum(d.order_amount) FILTER (WHERE d.orders > 0) AS order_amount,
+           count(*) FILTER (
+               WHERE d.charges > 0 AND d.customer_ref <> ''
+                 AND (d.previous_charge_day IS NULL OR d.previous_charge_day < {{period}})
+           ) AS paying
     FROM {PAYMENT_DAYS_TABLE} d {{customers_join}}
     WHERE d.payments > 0 AND d.day >= %(first_day)s AND d.day < %(end_day)s
-    -- Planned apart from the join to the periods, whose selectivity the planner cannot
-    -- estimate: it would otherwise look every customer up by index, one row at a time.
-    OFFSET 0
+    GROUP BY 1, 2, 3
 """
 CUSTOMER_LABELS = f"{segment_sql('c.country')} AS country, {segment_sql('c.channel')} AS channel"
 CUSTOMERS_JOIN = (
@@ -52,8 +55,8 @@ CUSTOMERS_JOIN = (
 
 
 def payment_day_facts(grain: Grain) -> str:
-    """The payment days of the span with their customer's labels (none at day grain, whose
-    values are company totals: no join to the customers)."""
+    """The payment days of the span summed per period and customer label (no labels at day
+    grain, whose values are company totals: no join to the customers)."""
     labelled = grain != Grain.DAY
     return PAYMENT_DAY_FACTS.format(
         period=period_start_sql(grain, "d.day"),
@@ -66,11 +69,11 @@ SHARED_MEASURES = {
     "net": "COALESCE(SUM(f.net), 0)",
     "charged": "COALESCE(SUM(f.charged), 0)",
     # Payments without a customer are not counted.
-    "paying_customers": "COUNT(*) FILTER (WHERE f.first_charge_in_period)",
+    "paying_customers": "COALESCE(SUM(f.paying), 0)",
     "payments": "SUM(f.payments)",
     "charges": "SUM(f.charges)",
     "orders": "COALESCE(SUM(f.orders), 0)",
-    "order_amount": "SUM(f.order_amount) FILTER (WHERE f.orders > 0)",
+    "order_amount": "SUM(f.order_amount)",
 }
 
 
