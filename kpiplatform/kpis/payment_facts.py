@@ -36,11 +36,11 @@ DAY_INDEX = "payment_day_day"  # PaymentDay.Meta.indexes
 @dataclass(frozen=True)
 class FactsRefresh:
     """What a refresh changed, as the first day KPIs reading it must be recomputed from
-    (None: nothing changed): the payment days; the customers' first paid days (the earlier
-    of the old and the new day of each changed customer); their revenue to date (the first
-    paid day of each customer whose revenue changed: its acquisition period moves)."""
+    (None: nothing changed): the customers' first paid days (the earlier of the old and the
+    new day of each changed customer); their revenue to date (the first paid day of each
+    customer whose revenue changed: its acquisition period moves). KPIs reading the payment
+    days recompute from the refreshed days, as KPIs reading the payments do."""
 
-    payment_days: dt.date | None
     first_paid_days: dt.date | None
     revenue_to_date: dt.date | None
 
@@ -254,13 +254,12 @@ def refresh(
                 "ON CONFLICT DO NOTHING",
                 [[source for source, _ in customers], [ref for _, ref in customers]],
             )
-        first_payment_day = None
         if payment_days is not None:
-            first_payment_day = _refresh_payment_days(cursor, context, *payment_days)
+            _refresh_payment_days(cursor, context, *payment_days)
         cursor.execute(f"ANALYZE {_SCOPE}")
         first_paid, revenue = _refresh_customer_facts(cursor)
         cursor.execute(f"DROP TABLE {_SCOPE}")
-    return FactsRefresh(first_payment_day, first_paid, revenue)
+    return FactsRefresh(first_paid, revenue)
 
 
 # The columns a write can change (previous_charge_day follows from them).
@@ -271,8 +270,7 @@ _DAY_COLUMNS = (
 
 
 def _refresh_payment_days(cursor, context: SqlKPIContext, first: dt.date, last: dt.date):
-    # Replace the days; the customers whose rows differ join the scope, and the first
-    # differing day bounds the recompute.
+    # Replace the days; the customers whose rows differ join the scope.
     days = "day >= %(first_day)s AND day <= %(last_day)s"
     params = _params(context, first_day=first, last_day=last, end_day=last + dt.timedelta(1))
     cursor.execute(
@@ -299,10 +297,7 @@ def _refresh_payment_days(cursor, context: SqlKPIContext, first: dt.date, last: 
         f"INSERT INTO {_SCOPE} SELECT DISTINCT source, customer_ref FROM _changed_payment_days "
         "WHERE customer_ref <> '' ON CONFLICT DO NOTHING"
     )
-    cursor.execute("SELECT min(day) FROM _changed_payment_days")
-    first_changed = cursor.fetchone()[0]
     cursor.execute(f"DROP TABLE _old_payment_days, _changed_payment_days, {_RATES}")
-    return first_changed
 
 
 def _fix_previous_charge_days(cursor, params: dict) -> None:
