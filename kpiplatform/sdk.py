@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import pluggy
 
-SDK_VERSION = "1.1.0"
+SDK_VERSION = "1.2.0"
 PROJECT_NAME = "kpiplatform"
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -171,6 +171,14 @@ MRR_PLAN_MOVEMENTS_TABLE = "kpis_mrr_plan_movement"
 # paid (successful charges, with a rate or not) and unconverted (payments left out for want
 # of a rate). Rebuilt from ``payments``: a KPI reading it declares ``requires=("payments",)``.
 PAYMENT_DAYS_TABLE = "kpis_payment_day"
+# The payment days summed per local day and customer label: one row per day, country and
+# channel (the customer's, "unknown" when empty or for payments of no customer), with the
+# columns above that add up (net, charged, order_amount, payments, charges, orders) and
+# paying_day, paying_week, paying_month, paying_quarter, paying_year: the customers counted on
+# this day among the distinct paying customers of the period of that grain (each on its
+# first charge day in the period), so that any period's count is a sum. Derived from
+# ``payments`` and ``customers``: a KPI reading it declares both.
+REVENUE_DAYS_TABLE = "kpis_revenue_day"
 # Per customer (source, customer_ref): first_paid_day, the first day with MRR > 0 or the first
 # successful charge, whichever is earlier; and revenue_to_date, the net revenue of all its
 # payments (as ``net`` above). Derived from ``payments`` and ``mrr_segments``. A KPI reading
@@ -337,6 +345,7 @@ __all__ = [
     "MRR_MOVEMENTS_TABLE",
     "MRR_PLAN_MOVEMENTS_TABLE",
     "PAYMENT_DAYS_TABLE",
+    "REVENUE_DAYS_TABLE",
     "REVENUE_TO_DATE",
     "SDK_VERSION",
     "ConfigField",

@@ -14,6 +14,7 @@ from kpiplatform.kpis.models import (
     DataWarning,
     PaymentDay,
     PendingChange,
+    RevenueDay,
     StoredKPIValue,
 )
 from kpiplatform.testing.data import load_records
@@ -82,6 +83,16 @@ def derived_facts() -> tuple[list, list]:
     return days, facts
 
 
+def revenue_days() -> list:
+    return list(
+        RevenueDay.objects.order_by("day", "country", "channel").values_list(
+            "day", "country", "channel", "net", "charged", "order_amount", "payments",
+            "charges", "orders", "paying_day", "paying_week", "paying_month",
+            "paying_quarter", "paying_year",
+        )
+    )  # fmt: skip
+
+
 def left_out_payments() -> list:
     return list(
         DataWarning.objects.filter(kind="payment_without_rate").values_list("external_id", "day")
@@ -128,11 +139,12 @@ def test_after_writes_the_refreshed_facts_and_values_equal_a_full_recompute(hist
         # B's first payment disappears upstream: B is now first paid in April.
         BulkWriter("import").delete("payments", ["p3"])
         recompute_pending()
-        incremental = derived_facts(), every_stored_value(), left_out_payments()
+        incremental = derived_facts(), every_stored_value(), left_out_payments(), revenue_days()
         recompute_all()
-        full = derived_facts(), every_stored_value(), left_out_payments()
+        full = derived_facts(), every_stored_value(), left_out_payments(), revenue_days()
     assert incremental[0] == full[0]
     assert incremental[1] == full[1]
+    assert incremental[3] == full[3]
     # The USD payment with no rate is left out, and said so.
     assert incremental[2] == full[2] == [("p6", dt.date(2025, 4, 2))]
     days, facts = full[0]
@@ -164,3 +176,53 @@ def test_daily_values_are_company_totals_and_longer_periods_break_down(history):
         assert daily.get(period_start=dt.date(2025, 2, 20)).value == -30
         march = stored_values("revenue", "month", "channel", "ads")[dt.date(2025, 3, 1)]
         assert march.value == 40  # B; the payment of no customer is "unknown"
+
+
+def test_revenue_days_sum_each_day_by_label_with_the_paying_customers_of_each_grain(history):
+    with history.activate():
+        days = revenue_days()
+    # (day, country, channel, net, charged, order amount, payments, charges, orders, paying
+    # day, week, month, quarter, year): A pays on 10 Jan and 10 Feb, so on 10 Feb it is a
+    # paying customer of the day, week and month, not of the quarter or year already counted.
+    assert days == [
+        (dt.date(2025, 1, 10), "unknown", "ads", 100, 100, 0, 1, 1, 0, 1, 1, 1, 1, 1),
+        (dt.date(2025, 2, 10), "unknown", "ads", 100, 100, 0, 1, 1, 0, 1, 1, 1, 0, 0),
+        (dt.date(2025, 2, 20), "unknown", "ads", -30, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0),
+        (dt.date(2025, 3, 5), "unknown", "ads", 40, 40, 40, 1, 1, 1, 1, 1, 1, 1, 1),
+        # The payment of no customer counts in revenue, not among paying customers.
+        (dt.date(2025, 3, 6), "unknown", "unknown", 10, 10, 0, 1, 1, 0, 0, 0, 0, 0, 0),
+    ]
+
+
+def test_new_labels_move_every_past_day_of_the_customer(history):
+    with history.activate():
+        # A moves to another channel; C, who paid before its record existed, arrives with
+        # one: their days move out of "ads" and "unknown", before the days the customers
+        # dataset reports (their creation, today) too.
+        load_records("payments", [payment("p8", "C", paris(2025, 1, 12, 9), 25)])
+        recompute_pending()
+        assert (
+            stored_values("revenue", "month", "channel", "unknown")[dt.date(2025, 1, 1)].value == 25
+        )
+        load_records(
+            "customers",
+            [
+                {"external_id": "A", "channel": "seo", "country": "FR"},
+                {"external_id": "C", "channel": "partner"},
+            ],
+        )
+        recompute_pending()
+        incremental = every_stored_value(), revenue_days()
+        by_channel = {
+            channel: stored_values("revenue", "month", "channel", channel).get(dt.date(2025, 1, 1))
+            for channel in ("ads", "seo", "partner", "unknown")
+        }
+        arpu_fr = stored_values("arpu", "quarter", "country", "FR")[dt.date(2025, 1, 1)]
+        recompute_all()
+        full = every_stored_value(), revenue_days()
+    assert by_channel["seo"].value == 100
+    assert by_channel["partner"].value == 25
+    assert by_channel["ads"] is None and by_channel["unknown"] is None
+    # A, in France now: 170 in the quarter from one paying customer.
+    assert arpu_fr.value == 170
+    assert incremental == full

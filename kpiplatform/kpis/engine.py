@@ -420,13 +420,16 @@ def recompute_after_changes(changes: DatasetChanges) -> ComputationReport:
     if "payments" in changed:
         last = changes.ranges["payments"][1] + dt.timedelta(days=1)
         payment_days = (changed["payments"], last)
-    if payment_days or rebuilt_customers:
+    if payment_days or rebuilt_customers or "customers" in changed:
         refresh = payment_facts.refresh(context, payment_days, rebuilt_customers)
         for name, day in (
             (FIRST_PAID_DAYS, refresh.first_paid_days),
             (REVENUE_TO_DATE, refresh.revenue_to_date),
+            # A customer's new labels move the breakdowns of all its days, before the day
+            # the writer reports for the customer (its creation) too.
+            ("customers", refresh.relabelled),
         ):
             if day is not None:
-                changed[name] = day
+                changed[name] = min(day, changed.get(name, day))
     keys = dependents_of(kpis, [k for k, kpi in kpis.items() if set(changed) & set(kpi.requires)])
     return compute_kpis(keys=sorted(keys), context=context, changed_since=changed)

@@ -182,6 +182,59 @@ class CustomerFact(models.Model):
         return f"{self.customer_ref} first paid {self.first_paid_day}"
 
 
+class RevenueDay(models.Model):
+    """The payment days of one local day summed per customer country and channel.
+
+    What every revenue KPI and grain aggregates: a year is about 4,000 of these rows instead
+    of 600,000 payment days joined to their customers. ``paying_<grain>`` counts the customers
+    whose first charge day in the period of that grain containing the day is this day, so a
+    period's distinct paying customers are a sum too. Refreshed with the payment days (and for
+    the days of customers whose labels changed); UNLOGGED (migration 0005).
+    """
+
+    pk = models.CompositePrimaryKey("day", "country", "channel")
+
+    day = models.DateField()
+    country = models.CharField(max_length=64)  # "unknown" when the customer has none
+    channel = models.CharField(max_length=255)
+    net = models.DecimalField(max_digits=30, decimal_places=12)
+    charged = models.DecimalField(max_digits=30, decimal_places=12)
+    order_amount = models.DecimalField(max_digits=30, decimal_places=12)
+    payments = models.IntegerField()
+    charges = models.IntegerField()
+    orders = models.IntegerField()
+    paying_day = models.IntegerField()
+    paying_week = models.IntegerField()
+    paying_month = models.IntegerField()
+    paying_quarter = models.IntegerField()
+    paying_year = models.IntegerField()
+
+    class Meta:
+        db_table = "kpis_revenue_day"
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.country} {self.channel} {self.net}"
+
+
+class RelabelledCustomer(models.Model):
+    """A customer whose labels (country, channel, campaign) or existence changed since the
+    derived facts last consumed them: facts summed per label move for its days.
+
+    Filled by statement-level triggers on ``data_customers`` (migration 0005), like
+    :class:`LedgerDirtyCustomer`, and taken by the payment facts refresh.
+    """
+
+    pk = models.CompositePrimaryKey("source", "customer_ref")
+    source = models.CharField(max_length=64)
+    customer_ref = models.CharField(max_length=255)
+
+    class Meta:
+        db_table = "kpis_relabelled_customer"
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.customer_ref}"
+
+
 class LedgerState(models.Model):
     """Single row: when the ledger was last built (none: never, the next build is full)."""
 

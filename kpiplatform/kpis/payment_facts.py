@@ -6,12 +6,14 @@ payment, into ``kpis_payment_day`` (one row per customer and day), instead of by
 and grain. ``kpis_customer_fact`` then keeps per customer the first paid day (the first day
 with MRR > 0 in the ledger, or the first successful charge, whichever is earlier) and the
 revenue to date. A payment left out for want of an exchange rate is recorded as a
-``DataWarning``.
+``DataWarning``. ``kpis_revenue_day`` sums the payment days per day and customer country and
+channel, for the revenue KPIs.
 
-Both are rebuilt entirely when the ledger is (settings or exchange rates changed), and
+All are rebuilt entirely when the ledger is (settings or exchange rates changed), and
 otherwise refreshed: the payment days of the days a write touched, then the facts of the
-customers whose payment days or ledger changed. Each refresh reports what changed, so the
-engine recomputes only the periods that moved.
+customers whose payment days or ledger changed, and the revenue days of the refreshed days
+and of the days of customers whose labels changed (recorded by triggers on the customers).
+Each refresh reports what changed, so the engine recomputes only the periods that moved.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from kpiplatform.kpis.context import SqlKPIContext, minor_units_sql
-from kpiplatform.sdk import CUSTOMER_FACTS_TABLE, MRR_MOVEMENTS_TABLE, PAYMENT_DAYS_TABLE
+from kpiplatform.sdk import (
+    CUSTOMER_FACTS_TABLE,
+    MRR_MOVEMENTS_TABLE,
+    PAYMENT_DAYS_TABLE,
+    REVENUE_DAYS_TABLE,
+)
 
 # The customers whose facts a refresh recomputes, in a temporary table of the transaction.
 _SCOPE = "_customer_facts_scope"
@@ -31,6 +38,12 @@ _RATES = "_day_rates"
 NO_RATE_WARNING = "payment_without_rate"
 BUILD_WORK_MEM = "256MB"
 DAY_INDEX = "payment_day_day"  # PaymentDay.Meta.indexes
+# Customers whose labels changed, filled by triggers on the customers (migration 0005).
+RELABELLED_TABLE = "kpis_relabelled_customer"
+# The days whose revenue days a refresh rebuilds, in a temporary table of the transaction.
+_REVENUE_SCOPE = "_revenue_days_scope"
+UNKNOWN_LABEL = "unknown"
+PAYING_GRAINS = ("week", "month", "quarter", "year")
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,9 @@ class FactsRefresh:
 
     first_paid_days: dt.date | None
     revenue_to_date: dt.date | None
+    # The first day of a payment day or MRR movement of a customer whose labels changed:
+    # facts broken down by customer label move from there.
+    relabelled: dt.date | None = None
 
 
 def _day_rates_sql(context: SqlKPIContext) -> str:
@@ -152,6 +168,35 @@ def _record_warnings(cursor, context: SqlKPIContext, params: dict, ranged: bool)
         cursor.execute(_warnings_sql(context, ranged), params)
 
 
+def _revenue_days_sql(scoped: bool) -> str:
+    # A customer's paying_<grain> day is its first charge day in that grain's period: its
+    # previous charge day is before the period (a charge day's previous one is before it).
+    first_charge = "d.charges > 0 AND d.customer_ref <> ''"
+    paying = ", ".join(
+        f"count(*) FILTER (WHERE {first_charge} AND (d.previous_charge_day IS NULL OR "
+        f"d.previous_charge_day < date_trunc('{grain}', d.day::timestamp)::date))"
+        for grain in PAYING_GRAINS
+    )
+    labels = ", ".join(
+        f"coalesce(nullif(c.{label}, ''), '{UNKNOWN_LABEL}')" for label in ("country", "channel")
+    )
+    # The days as an array: the day index serves it whatever the planner guesses of a table.
+    scope = "AND d.day = ANY(%(days)s::date[])" if scoped else ""
+    return f"""
+        INSERT INTO {REVENUE_DAYS_TABLE} (day, country, channel, net, charged, order_amount,
+            payments, charges, orders, paying_day, paying_week, paying_month, paying_quarter,
+            paying_year)
+        SELECT d.day, {labels}, sum(d.net), sum(d.charged), sum(d.order_amount),
+               sum(d.payments), sum(d.charges), sum(d.orders),
+               count(*) FILTER (WHERE {first_charge}), {paying}
+        FROM {PAYMENT_DAYS_TABLE} d
+        LEFT JOIN data_customers c
+               ON c.source = d.source AND c.external_id = d.customer_ref AND c.deleted_at IS NULL
+        WHERE d.payments > 0 {scope}
+        GROUP BY 1, 2, 3
+    """
+
+
 def _customer_facts_sql(scoped: bool) -> str:
     scope = (
         f"JOIN {_SCOPE} sc ON sc.source = {{alias}}.source "
@@ -191,7 +236,11 @@ def rebuild_all(context: SqlKPIContext) -> None:
         # (the planner cannot estimate the number of local days and would hash, then sort).
         cursor.execute("SELECT set_config('work_mem', %s, true)", [BUILD_WORK_MEM])
         cursor.execute("SELECT set_config('enable_hashagg', 'off', true)")
-        cursor.execute(f"TRUNCATE {PAYMENT_DAYS_TABLE}, {CUSTOMER_FACTS_TABLE}")
+        # Every customer's labels are read anew.
+        cursor.execute(
+            f"TRUNCATE {PAYMENT_DAYS_TABLE}, {CUSTOMER_FACTS_TABLE}, {REVENUE_DAYS_TABLE}, "
+            f"{RELABELLED_TABLE}"
+        )
         cursor.execute(_day_rates_sql(context), _params(context))
         # As for the ledger: into an empty table, build the indexes afterwards (rows arrive
         # by customer, so inserting each into the index by day would be random writes).
@@ -210,13 +259,16 @@ def rebuild_all(context: SqlKPIContext) -> None:
         cursor.execute("SELECT set_config('enable_hashagg', 'on', true)")
         cursor.execute(f"ANALYZE {PAYMENT_DAYS_TABLE}")
         cursor.execute(_customer_facts_sql(scoped=False))
-        cursor.execute(f"ANALYZE {CUSTOMER_FACTS_TABLE}")
+        cursor.execute(_revenue_days_sql(scoped=False))
+        cursor.execute(f"ANALYZE {CUSTOMER_FACTS_TABLE}, {REVENUE_DAYS_TABLE}")
 
 
 def lost_after_crash(being_written: tuple[dt.date, dt.date] | None = None) -> bool:
-    """The payment days are UNLOGGED: after a crash PostgreSQL empties them. They are lost
-    when there are none while successful payments exist outside ``being_written`` (UTC days
-    of payments that are written now and not yet refreshed: a company's first payments)."""
+    """The payment and revenue days are UNLOGGED: after a crash PostgreSQL empties them.
+    They are lost when there are no payment days while successful payments exist outside
+    ``being_written`` (UTC days of payments that are written now and not yet refreshed: a
+    company's first payments), or no revenue days while payment days count payments (also
+    right after the migration that added them)."""
     outside = ""
     params: list = []
     if being_written is not None:
@@ -228,8 +280,10 @@ def lost_after_crash(being_written: tuple[dt.date, dt.date] | None = None) -> bo
         ]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT NOT EXISTS (SELECT 1 FROM {PAYMENT_DAYS_TABLE}) AND EXISTS (SELECT 1 FROM "
-            f"data_payments WHERE deleted_at IS NULL AND status = 'succeeded' {outside})",
+            f"SELECT (NOT EXISTS (SELECT 1 FROM {PAYMENT_DAYS_TABLE}) AND EXISTS (SELECT 1 FROM "
+            f"data_payments WHERE deleted_at IS NULL AND status = 'succeeded' {outside})) OR "
+            f"(NOT EXISTS (SELECT 1 FROM {REVENUE_DAYS_TABLE}) AND EXISTS (SELECT 1 FROM "
+            f"{PAYMENT_DAYS_TABLE} WHERE payments > 0))",
             params,
         )
         return cursor.fetchone()[0]
@@ -240,12 +294,14 @@ def refresh(
     payment_days: tuple[dt.date, dt.date] | None,
     customers: Iterable[tuple[str, str]] = (),
 ) -> FactsRefresh:
-    """Refresh the payment days of the local days ``payment_days`` (first, last; None: none)
-    and the facts of their customers and of ``customers`` (whose ledger changed)."""
+    """Refresh the payment days of the local days ``payment_days`` (first, last; None: none),
+    the facts of their customers and of ``customers`` (whose ledger changed), and the revenue
+    days of those days and of the customers whose labels changed."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE {_SCOPE} (source varchar(64), customer_ref varchar(255), "
-            "PRIMARY KEY (source, customer_ref)) ON COMMIT DROP"
+            "PRIMARY KEY (source, customer_ref)) ON COMMIT DROP; "
+            f"CREATE TEMPORARY TABLE {_REVENUE_SCOPE} (day date PRIMARY KEY) ON COMMIT DROP"
         )
         customers = list(customers)
         if customers:
@@ -256,10 +312,61 @@ def refresh(
             )
         if payment_days is not None:
             _refresh_payment_days(cursor, context, *payment_days)
+        relabelled = _take_relabelled(cursor)
         cursor.execute(f"ANALYZE {_SCOPE}")
         first_paid, revenue = _refresh_customer_facts(cursor)
-        cursor.execute(f"DROP TABLE {_SCOPE}")
-    return FactsRefresh(first_paid, revenue)
+        _refresh_revenue_days(cursor)
+        cursor.execute(f"DROP TABLE {_SCOPE}, {_REVENUE_SCOPE}")
+    return FactsRefresh(first_paid, revenue, relabelled)
+
+
+def _take_relabelled(cursor) -> dt.date | None:
+    # The relabelled customers' payment days join the revenue days to rebuild; return the
+    # first day of their payment days and movements. Taken in this transaction, like the
+    # ledger's dirty customers: a failed refresh gives them back.
+    cursor.execute(
+        "CREATE TEMPORARY TABLE _relabelled (source varchar(64), customer_ref varchar(255)) "
+        "ON COMMIT DROP"
+    )
+    cursor.execute(
+        f"WITH taken AS (DELETE FROM {RELABELLED_TABLE} RETURNING source, customer_ref) "
+        "INSERT INTO _relabelled SELECT source, customer_ref FROM taken"
+    )
+    if cursor.rowcount == 0:
+        cursor.execute("DROP TABLE _relabelled")
+        return None
+    cursor.execute("ANALYZE _relabelled")
+    cursor.execute(
+        f"""
+        INSERT INTO {_REVENUE_SCOPE}
+        SELECT DISTINCT d.day FROM {PAYMENT_DAYS_TABLE} d
+        JOIN _relabelled r ON r.source = d.source AND r.customer_ref = d.customer_ref
+        ON CONFLICT DO NOTHING
+        """
+    )
+    cursor.execute(
+        f"""
+        SELECT least(
+            (SELECT min(d.day) FROM {PAYMENT_DAYS_TABLE} d
+             JOIN _relabelled r ON r.source = d.source AND r.customer_ref = d.customer_ref),
+            (SELECT min(m.day) FROM {MRR_MOVEMENTS_TABLE} m
+             JOIN _relabelled r ON r.source = m.source AND r.customer_ref = m.customer_ref))
+        """
+    )
+    first = cursor.fetchone()[0]
+    cursor.execute("DROP TABLE _relabelled")
+    return first
+
+
+def _refresh_revenue_days(cursor) -> None:
+    cursor.execute(f"SELECT array_agg(day) FROM {_REVENUE_SCOPE}")
+    days = cursor.fetchone()[0]
+    if not days:
+        return
+    cursor.execute(
+        f"DELETE FROM {REVENUE_DAYS_TABLE} WHERE day = ANY(%(days)s::date[])", {"days": days}
+    )
+    cursor.execute(_revenue_days_sql(scoped=True), {"days": days})
 
 
 # The columns a write can change (previous_charge_day follows from them).
@@ -291,6 +398,11 @@ def _refresh_payment_days(cursor, context: SqlKPIContext, first: dt.date, last: 
         """,
         params,
     )
+    cursor.execute(
+        f"INSERT INTO {_REVENUE_SCOPE} SELECT generate_series(%(first_day)s::date, "
+        "%(last_day)s::date, interval '1 day')::date ON CONFLICT DO NOTHING",
+        params,
+    )
     _fix_previous_charge_days(cursor, params)
     _record_warnings(cursor, context, params, ranged=True)
     cursor.execute(
@@ -313,8 +425,11 @@ def _fix_previous_charge_days(cursor, params: dict) -> None:
         params,
     )
     cursor.execute("ANALYZE _charging")
+    # The days whose previous charge days moved count other paying customers: their revenue
+    # days are rebuilt too.
     cursor.execute(
         f"""
+        WITH fixed AS (
         UPDATE {PAYMENT_DAYS_TABLE} d SET previous_charge_day = x.previous
         FROM (
             -- Each customer's charge days from the first refreshed day on; the first of them
@@ -332,6 +447,9 @@ def _fix_previous_charge_days(cursor, params: dict) -> None:
         ) x
         WHERE d.source = x.source AND d.customer_ref = x.customer_ref AND d.day = x.day
           AND d.previous_charge_day IS DISTINCT FROM x.previous
+        RETURNING d.day
+        )
+        INSERT INTO {_REVENUE_SCOPE} SELECT DISTINCT day FROM fixed ON CONFLICT DO NOTHING
         """,
         params,
     )

@@ -2,7 +2,8 @@
 
 All read successful payments (charges and refunds) in the reporting currency, before tax,
 each converted at the rate of its own day and placed on its day in the company's time zone:
-the platform's payment days (``PAYMENT_DAYS_TABLE``), where that is done once per payment.
+the platform's revenue days (``REVENUE_DAYS_TABLE``), where that is done once per payment
+and summed per day and customer label.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from kpiplatform.sdk import (
     KPI,
-    PAYMENT_DAYS_TABLE,
+    REVENUE_DAYS_TABLE,
     Grain,
     KPIContext,
     KPIResult,
@@ -21,47 +22,37 @@ from kpiplatform.sdk import (
     Unit,
 )
 
-from .grouping import grouped_values, period_start_sql, segment_sql
+from .grouping import grouped_values, period_start_sql
 
 PAYMENT_DATASETS = ("payments", "customers", "exchange_rates")
 CUSTOMER_SEGMENTS = ("country", "channel")
 
 
 # Every revenue KPI aggregates the same facts: one query per grain computes all their
-# measures (shared through ``context.memo``). The platform's payment days are already
-# converted and placed on local days, one row per customer and day. Every measure is a sum
-# over them: a customer is counted in a period's paying customers on its first charge day of
-# the period (its previous charge day is before the period), so no per-customer grouping;
-# and the days are summed once per period, country and channel, so the company total and each
-# breakdown add up those few rows instead of every payment day again.
-PAYMENT_DAY_FACTS = f"""
+# measures (shared through ``context.memo``). The platform's revenue days already hold the
+# payments converted, placed on local days and summed per day and customer country and
+# channel, with the customers to count among a period's distinct paying customers on each
+# day (each on its first charge day of the period): every measure is a sum of a few rows.
+REVENUE_DAY_FACTS = f"""
     SELECT {{period}} AS day, {{labels}},
-           sum(d.net) AS net, sum(d.charged) AS charged, sum(d.payments) AS payments,
-           sum(d.charges) AS charges, sum(d.orders) AS orders,
-           sum(d.order_amount) FILTER (WHERE d.orders > 0) AS order_amount,
-           count(*) FILTER (
-               WHERE d.charges > 0 AND d.customer_ref <> ''
-                 AND (d.previous_charge_day IS NULL OR d.previous_charge_day < {{period}})
-           ) AS paying
-    FROM {PAYMENT_DAYS_TABLE} d {{customers_join}}
-    WHERE d.payments > 0 AND d.day >= %(first_day)s AND d.day < %(end_day)s
+           sum(r.net) AS net, sum(r.charged) AS charged, sum(r.payments) AS payments,
+           sum(r.charges) AS charges, sum(r.orders) AS orders,
+           sum(r.order_amount) FILTER (WHERE r.orders > 0) AS order_amount,
+           sum(r.paying_{{grain}}) AS paying
+    FROM {REVENUE_DAYS_TABLE} r
+    WHERE r.day >= %(first_day)s AND r.day < %(end_day)s
     GROUP BY 1, 2, 3
 """
-CUSTOMER_LABELS = f"{segment_sql('c.country')} AS country, {segment_sql('c.channel')} AS channel"
-CUSTOMERS_JOIN = (
-    "LEFT JOIN data_customers c "
-    "ON c.source = d.source AND c.external_id = d.customer_ref AND c.deleted_at IS NULL"
-)
 
 
-def payment_day_facts(grain: Grain) -> str:
-    """The payment days of the span summed per period and customer label (no labels at day
-    grain, whose values are company totals: no join to the customers)."""
+def revenue_day_facts(grain: Grain) -> str:
+    """The revenue days of the span summed per period and customer label (no labels at day
+    grain, whose values are company totals)."""
     labelled = grain != Grain.DAY
-    return PAYMENT_DAY_FACTS.format(
-        period=period_start_sql(grain, "d.day"),
-        labels=CUSTOMER_LABELS if labelled else "'' AS country, '' AS channel",
-        customers_join=CUSTOMERS_JOIN if labelled else "",
+    return REVENUE_DAY_FACTS.format(
+        period=period_start_sql(grain, "r.day"),
+        labels="r.country, r.channel" if labelled else "'' AS country, '' AS channel",
+        grain=grain.value,
     )
 
 
@@ -93,7 +84,7 @@ def shared_values(
         context.memo[memo_key] = grouped_values(
             context,
             periods,
-            facts=payment_day_facts(grain),
+            facts=revenue_day_facts(grain),
             measures=list(SHARED_MEASURES.values()),
             result=lambda *values: dict(zip(SHARED_MEASURES, values, strict=True)),
             segments=CUSTOMER_SEGMENTS,

@@ -142,11 +142,11 @@ def test_orders_and_average_order_value_ignore_refunds_and_unconvertible_orders(
 def test_quarter_grain_sums_the_months_in_one_query(shop, compute):
     with CaptureQueriesContext(connection) as queries:
         revenue = compute(Revenue(), eur_company(), Grain.QUARTER, JAN_1, APR_30)
-    # Both quarters and every segment come from one query over the payment days (the other
-    # queries build the payment days, as the engine does once per run).
+    # Both quarters and every segment come from one query over the revenue days (the other
+    # queries build the payment and revenue days, as the engine does once per run).
     kpi_queries = [q for q in queries.captured_queries if "GROUPING SETS" in q["sql"]]
     assert len(kpi_queries) == 1
-    assert "kpis_payment_day" in kpi_queries[0]["sql"]
+    assert "kpis_revenue_day" in kpi_queries[0]["sql"]
     # Q1: 330.99 - 10 + 10 = 330.99; Q2: nothing yet.
     assert revenue.total("2026-Q1").value == Decimal("330.99")
     assert revenue.total("2026-Q2").value == Decimal("0")
