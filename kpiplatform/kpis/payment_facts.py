@@ -85,6 +85,8 @@ def _day_rates_sql(context: SqlKPIContext) -> str:
 
 
 def _payment_days_sql(context: SqlKPIContext, ranged: bool) -> str:
+    """SELECT of payment days in the columns of :data:`_DAY_COLUMNS` and the previous charge
+    day: every day, or (``ranged``) the days between first_day and end_day."""
     reporting = context.reporting_currency.replace("'", "")
     day = context.local_date_sql("p.occurred_at")
     major = f"p.amount_minor::numeric / {minor_units_sql('p.currency', reporting)}"
@@ -107,15 +109,18 @@ def _payment_days_sql(context: SqlKPIContext, ranged: bool) -> str:
     )
     previous = f"CASE WHEN {charges} > 0 THEN {previous} END"
     return f"""
-        INSERT INTO {PAYMENT_DAYS_TABLE} (source, customer_ref, day, net, charged,
-            order_amount, payments, charges, orders, paid, unconverted, previous_charge_day)
         SELECT source, customer_ref, day,
-               coalesce(sum(CASE WHEN kind = 'refund' THEN -amount ELSE amount END), 0),
-               coalesce(sum(amount) FILTER (WHERE {charge}), 0),
-               coalesce(sum(amount) FILTER (WHERE {order}), 0),
-               count(amount), {charges},
-               count(amount) FILTER (WHERE {order}), count(*) FILTER (WHERE {charge}),
-               count(*) - count(amount), {previous}
+               -- The table's type: a refresh compares these with the stored rows.
+               coalesce(sum(CASE WHEN kind = 'refund' THEN -amount ELSE amount END), 0)
+                   ::numeric(30, 12) AS net,
+               coalesce(sum(amount) FILTER (WHERE {charge}), 0)::numeric(30, 12) AS charged,
+               coalesce(sum(amount) FILTER (WHERE {order}), 0)::numeric(30, 12)
+                   AS order_amount,
+               count(amount)::int AS payments, {charges}::int AS charges,
+               (count(amount) FILTER (WHERE {order}))::int AS orders,
+               (count(*) FILTER (WHERE {charge}))::int AS paid,
+               (count(*) - count(amount))::int AS unconverted,
+               {previous} AS previous_charge_day
         FROM (
             SELECT p.source, p.customer_ref, p.kind, p.is_order, {day} AS day,
                    CASE WHEN p.currency = '{reporting}' THEN {major}
@@ -248,7 +253,11 @@ def rebuild_all(context: SqlKPIContext) -> None:
             f"ALTER TABLE {PAYMENT_DAYS_TABLE} DROP CONSTRAINT {PAYMENT_DAYS_TABLE}_pkey; "
             f"DROP INDEX {DAY_INDEX}"
         )
-        cursor.execute(_payment_days_sql(context, ranged=False), _params(context))
+        cursor.execute(
+            f"INSERT INTO {PAYMENT_DAYS_TABLE} ({_DAY_COLUMNS}, previous_charge_day) "
+            + _payment_days_sql(context, ranged=False),
+            _params(context),
+        )
         cursor.execute(
             f"ALTER TABLE {PAYMENT_DAYS_TABLE} ADD CONSTRAINT {PAYMENT_DAYS_TABLE}_pkey "
             f"PRIMARY KEY (source, customer_ref, day); "
@@ -377,31 +386,40 @@ _DAY_COLUMNS = (
 
 
 def _refresh_payment_days(cursor, context: SqlKPIContext, first: dt.date, last: dt.date):
-    # Replace the days; the customers whose rows differ join the scope.
+    # The days as they should be, beside the days as they are: only the rows that differ are
+    # rewritten (a day's payments are mostly unchanged), and their customers join the scope.
     days = "day >= %(first_day)s AND day <= %(last_day)s"
     params = _params(context, first_day=first, last_day=last, end_day=last + dt.timedelta(1))
+    cursor.execute(_day_rates_sql(context), params)
     cursor.execute(
-        f"CREATE TEMPORARY TABLE _old_payment_days ON COMMIT DROP AS "
-        f"SELECT {_DAY_COLUMNS} FROM {PAYMENT_DAYS_TABLE} WHERE {days}",
+        "CREATE TEMPORARY TABLE _new_payment_days ON COMMIT DROP AS "
+        + _payment_days_sql(context, ranged=True),
         params,
     )
-    cursor.execute(f"DELETE FROM {PAYMENT_DAYS_TABLE} WHERE {days}", params)
-    cursor.execute(_day_rates_sql(context), params)
-    cursor.execute(_payment_days_sql(context, ranged=True), params)
-    new = f"SELECT {_DAY_COLUMNS} FROM {PAYMENT_DAYS_TABLE} WHERE {days}"
+    old = f"SELECT {_DAY_COLUMNS} FROM {PAYMENT_DAYS_TABLE} WHERE {days}"
+    new = f"SELECT {_DAY_COLUMNS} FROM _new_payment_days"
     cursor.execute(
         f"""
         CREATE TEMPORARY TABLE _changed_payment_days ON COMMIT DROP AS
-        (SELECT * FROM _old_payment_days EXCEPT ALL {new})
+        SELECT false AS written, * FROM ({old} EXCEPT ALL {new}) gone
         UNION ALL
-        ({new} EXCEPT ALL SELECT * FROM _old_payment_days)
+        SELECT true, * FROM ({new} EXCEPT ALL {old}) written
         """,
         params,
     )
     cursor.execute(
-        f"INSERT INTO {_REVENUE_SCOPE} SELECT generate_series(%(first_day)s::date, "
-        "%(last_day)s::date, interval '1 day')::date ON CONFLICT DO NOTHING",
-        params,
+        f"DELETE FROM {PAYMENT_DAYS_TABLE} d USING _changed_payment_days c "
+        "WHERE NOT c.written AND d.source = c.source AND d.customer_ref = c.customer_ref "
+        "AND d.day = c.day"
+    )
+    # Previous charge days follow below, for the customers of the changed rows.
+    cursor.execute(
+        f"INSERT INTO {PAYMENT_DAYS_TABLE} ({_DAY_COLUMNS}, previous_charge_day) "
+        f"SELECT {_DAY_COLUMNS}, NULL FROM _changed_payment_days WHERE written"
+    )
+    cursor.execute(
+        f"INSERT INTO {_REVENUE_SCOPE} SELECT DISTINCT day FROM _changed_payment_days "
+        "ON CONFLICT DO NOTHING"
     )
     _fix_previous_charge_days(cursor, params)
     _record_warnings(cursor, context, params, ranged=True)
@@ -409,20 +427,15 @@ def _refresh_payment_days(cursor, context: SqlKPIContext, first: dt.date, last: 
         f"INSERT INTO {_SCOPE} SELECT DISTINCT source, customer_ref FROM _changed_payment_days "
         "WHERE customer_ref <> '' ON CONFLICT DO NOTHING"
     )
-    cursor.execute(f"DROP TABLE _old_payment_days, _changed_payment_days, {_RATES}")
+    cursor.execute(f"DROP TABLE _new_payment_days, _changed_payment_days, {_RATES}")
 
 
 def _fix_previous_charge_days(cursor, params: dict) -> None:
-    # The customers with charges in the refreshed days, or whose days there changed: their
-    # charge days from the first refreshed day on may have another previous charge day.
+    # The customers whose days changed: their charge days from the first refreshed day on
+    # may have another previous charge day (the rewritten ones have none yet).
     cursor.execute(
-        f"""
-        CREATE TEMPORARY TABLE _charging ON COMMIT DROP AS
-        SELECT source, customer_ref FROM {PAYMENT_DAYS_TABLE}
-        WHERE day >= %(first_day)s AND day <= %(last_day)s AND charges > 0
-        UNION SELECT source, customer_ref FROM _changed_payment_days
-        """,
-        params,
+        "CREATE TEMPORARY TABLE _charging ON COMMIT DROP AS "
+        "SELECT DISTINCT source, customer_ref FROM _changed_payment_days"
     )
     cursor.execute("ANALYZE _charging")
     # The days whose previous charge days moved count other paying customers: their revenue
