@@ -156,10 +156,21 @@ class KPIValue:
 
 # The MRR movements ledger the platform keeps in every company schema; KPIs read it with SQL.
 # Columns: source, customer_ref, day, kind (new, expansion, contraction, churn, reactivation),
-# amount (signed), mrr_before, mrr_after; money in major units of the reporting currency.
+# amount (signed), mrr_before, mrr_after; money in major units of the reporting currency; and
+# previous_day and next_day, the days of the customer's movements before and after (NULL: none;
+# next_day may lie after as_of, for a change already scheduled).
 # One row per change of a customer's MRR (KPI-DEFINITIONS.md, "MRR movements"). It is rebuilt
 # from the ``mrr_segments`` dataset, so a KPI reading it declares ``requires=("mrr_segments",)``.
 MRR_MOVEMENTS_TABLE = "kpis_mrr_movement"
+# The ledger's movements summed per day and customer label: one row per day, country and channel
+# (the customer's, "unknown" when empty), with new, reactivation, expansion, contraction and
+# churn (sums of the movements of each kind, NULL when none), net (all of them), starts (new
+# business and reactivations) and churns (counts), and the retention figures of the movements
+# of customers that had MRR before them: cohort_change (sum of mrr_after - mrr_before),
+# cohort_loss (the same, counting rises as 0) and cohort_lost (how many went to 0), as if each
+# were its customer's only movement in its period. Added in SDK 1.2. A KPI reading it declares
+# ``requires=("mrr_segments", "customers")``.
+MRR_DAYS_TABLE = "kpis_mrr_day"
 # The same ledger by customer and plan (one more column, plan_ref): each customer's MRR on each
 # plan is classified on its own, so moving to another plan churns the old plan and is new
 # business (or a reactivation) on the new one. KPIs read it for their plan breakdowns.
@@ -176,8 +187,8 @@ PAYMENT_DAYS_TABLE = "kpis_payment_day"
 # columns above that add up (net, charged, order_amount, payments, charges, orders) and
 # paying_day, paying_week, paying_month, paying_quarter, paying_year: the customers counted on
 # this day among the distinct paying customers of the period of that grain (each on its
-# first charge day in the period), so that any period's count is a sum. Derived from
-# ``payments`` and ``customers``: a KPI reading it declares both.
+# first charge day in the period), so that any period's count is a sum. Added in SDK 1.2.
+# Derived from ``payments`` and ``customers``: a KPI reading it declares both.
 REVENUE_DAYS_TABLE = "kpis_revenue_day"
 # Per customer (source, customer_ref): first_paid_day, the first day with MRR > 0 or the first
 # successful charge, whichever is earlier; and revenue_to_date, the net revenue of all its
@@ -342,6 +353,7 @@ __all__ = [
     "CUSTOMER_FACTS_TABLE",
     "FIRST_PAID_DAYS",
     "KPI",
+    "MRR_DAYS_TABLE",
     "MRR_MOVEMENTS_TABLE",
     "MRR_PLAN_MOVEMENTS_TABLE",
     "PAYMENT_DAYS_TABLE",

@@ -12,6 +12,8 @@ from kpiplatform.data.writer import BulkWriter
 from kpiplatform.kpis.models import (
     CustomerFact,
     DataWarning,
+    MrrDay,
+    MrrMovement,
     PaymentDay,
     PendingChange,
     RevenueDay,
@@ -89,6 +91,15 @@ def revenue_days() -> list:
             "day", "country", "channel", "net", "charged", "order_amount", "payments",
             "charges", "orders", "paying_day", "paying_week", "paying_month",
             "paying_quarter", "paying_year",
+        )
+    )  # fmt: skip
+
+
+def mrr_days() -> list:
+    return list(
+        MrrDay.objects.order_by("day", "country", "channel").values_list(
+            "day", "country", "channel", "new", "reactivation", "expansion", "contraction",
+            "churn", "net", "starts", "churns", "cohort_change", "cohort_loss", "cohort_lost",
         )
     )  # fmt: skip
 
@@ -212,17 +223,57 @@ def test_new_labels_move_every_past_day_of_the_customer(history):
             ],
         )
         recompute_pending()
-        incremental = every_stored_value(), revenue_days()
+        incremental = every_stored_value(), revenue_days(), mrr_days()
         by_channel = {
             channel: stored_values("revenue", "month", "channel", channel).get(dt.date(2025, 1, 1))
             for channel in ("ads", "seo", "partner", "unknown")
         }
         arpu_fr = stored_values("arpu", "quarter", "country", "FR")[dt.date(2025, 1, 1)]
         recompute_all()
-        full = every_stored_value(), revenue_days()
+        full = every_stored_value(), revenue_days(), mrr_days()
     assert by_channel["seo"].value == 100
     assert by_channel["partner"].value == 25
     assert by_channel["ads"] is None and by_channel["unknown"] is None
     # A, in France now: 170 in the quarter from one paying customer.
     assert arpu_fr.value == 170
+    # A's MRR moved with it (its movement of 10 January).
+    assert [(day, country, channel, new) for day, country, channel, new, *_ in full[2]] == [
+        (dt.date(2025, 1, 10), "FR", "seo", 100)
+    ]
+    assert incremental == full
+
+
+def test_mrr_days_and_neighbouring_movements_follow_segment_changes(history):
+    with history.activate():
+        load_records(
+            "mrr_segments",
+            [
+                # A adds a second seat from March to May; B starts in April (one plan, as
+                # before: a new plan's breakdown would start in its first period).
+                mrr_segment("A", "2025-03-01", "2025-05-01", 100),
+                mrr_segment("B", "2025-04-01", None, 100),
+            ],
+        )
+        recompute_pending()
+        incremental = every_stored_value(), mrr_days()
+        neighbours = list(
+            MrrMovement.objects.filter(customer_ref="A")
+            .order_by("day")
+            .values_list("day", "kind", "previous_day", "next_day")
+        )
+        recompute_all()
+        full = every_stored_value(), mrr_days()
+    assert neighbours == [
+        (dt.date(2025, 1, 10), "new", None, dt.date(2025, 3, 1)),
+        (dt.date(2025, 3, 1), "expansion", dt.date(2025, 1, 10), dt.date(2025, 5, 1)),
+        (dt.date(2025, 5, 1), "contraction", dt.date(2025, 3, 1), None),
+    ]
+    # (new, expansion, contraction, starts, cohort change) per day.
+    days = {row[0]: (row[3], row[5], row[6], row[9], row[11]) for row in full[1]}
+    assert days == {
+        dt.date(2025, 1, 10): (100, None, None, 1, None),
+        dt.date(2025, 3, 1): (None, 100, None, 0, 100),
+        dt.date(2025, 4, 1): (100, None, None, 1, None),
+        dt.date(2025, 5, 1): (None, None, -100, 0, -100),
+    }
     assert incremental == full

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from kpiplatform.kpis.context import SqlKPIContext
 from kpiplatform.kpis.models import LedgerState
-from kpiplatform.sdk import MRR_MOVEMENTS_TABLE, MRR_PLAN_MOVEMENTS_TABLE
+from kpiplatform.sdk import MRR_DAYS_TABLE, MRR_MOVEMENTS_TABLE, MRR_PLAN_MOVEMENTS_TABLE
 
 NO_RATE_WARNING = "mrr_segment_without_rate"
 
@@ -64,13 +64,17 @@ def _segments_sql(context: SqlKPIContext, scoped: bool, key: str) -> str:
 
 def movements_sql(context: SqlKPIContext, scoped: bool = False, by_plan: bool = False) -> str:
     """SELECT of the ledger's rows (source, customer_ref, day, kind, amount, mrr_before,
-    mrr_after) from the segments, for every customer or for those in the scope table.
+    mrr_after, previous_day, next_day) from the segments, for every customer or for those in
+    the scope table.
 
     ``by_plan`` classifies the MRR of each customer *and plan* instead (rows also carry
     ``plan_ref``): the plan ledger, where moving a customer to another plan churns the old
     plan and starts the new one.
     """
     key = "source, customer_ref, plan_ref" if by_plan else "source, customer_ref"
+    # The customer ledger's rows know their neighbours (the plan ledger's are not needed).
+    neighbours = "" if by_plan else "lag(day) OVER w AS previous_day, lead(day) OVER w AS next_day,"
+    neighbour_columns = "" if by_plan else ", previous_day, next_day"
     return f"""
         WITH seg AS ({_segments_sql(context, scoped, key)}),
         daily AS (
@@ -86,7 +90,7 @@ def movements_sql(context: SqlKPIContext, scoped: bool = False, by_plan: bool = 
             HAVING sum(delta) <> 0
         ),
         running AS (
-            SELECT {key}, day, delta,
+            SELECT {key}, day, delta, {neighbours}
                    sum(delta) OVER w AS mrr_after,
                    row_number() OVER w AS nth
             FROM daily
@@ -102,7 +106,7 @@ def movements_sql(context: SqlKPIContext, scoped: bool = False, by_plan: bool = 
                    WHEN delta > 0 THEN 'expansion'
                    ELSE 'contraction'
                END AS kind,
-               delta AS amount, mrr_after - delta AS mrr_before, mrr_after
+               delta AS amount, mrr_after - delta AS mrr_before, mrr_after{neighbour_columns}
         FROM running
     """
 
@@ -142,19 +146,60 @@ LEDGERS = (
 )
 
 
-def _first_difference_sql(table: str, old: str, columns: str) -> str:
-    # The earliest day on which the old and the new movements of the scope differ.
+def _changed_days_sql(table: str, old: str, columns: str) -> str:
+    # The days on which the old and the new movements of the scope differ.
     new = (
         f"SELECT {', '.join('m.' + c for c in columns.split(', '))} FROM {table} m "
         f"JOIN {_SCOPE} sc ON sc.source = m.source AND sc.customer_ref = m.customer_ref"
     )
     return f"""
-        SELECT min(day) FROM (
+        SELECT array_agg(DISTINCT day) FROM (
             (SELECT {columns} FROM {old} EXCEPT ALL {new})
             UNION ALL
             ({new} EXCEPT ALL SELECT {columns} FROM {old})
         ) difference
     """
+
+
+# The MRR days: the movements of each day summed per customer country and channel, with
+# each movement's retention figures as if it were its customer's only one in its period.
+# Every sum depends on the kind and amount of the movements alone (MRR before a movement is
+# positive unless it starts the customer, and MRR after is zero when it churns).
+MRR_DAYS_SQL = f"""
+    INSERT INTO {MRR_DAYS_TABLE} (day, country, channel, new, reactivation, expansion,
+        contraction, churn, net, starts, churns, cohort_change, cohort_loss, cohort_lost)
+    SELECT m.day, coalesce(nullif(c.country, ''), 'unknown'),
+           coalesce(nullif(c.channel, ''), 'unknown'),
+           sum(m.amount) FILTER (WHERE m.kind = 'new'),
+           sum(m.amount) FILTER (WHERE m.kind = 'reactivation'),
+           sum(m.amount) FILTER (WHERE m.kind = 'expansion'),
+           sum(m.amount) FILTER (WHERE m.kind = 'contraction'),
+           sum(m.amount) FILTER (WHERE m.kind = 'churn'),
+           sum(m.amount),
+           count(*) FILTER (WHERE m.kind IN ('new', 'reactivation')),
+           count(*) FILTER (WHERE m.kind = 'churn'),
+           sum(m.mrr_after - m.mrr_before) FILTER (WHERE m.mrr_before > 0),
+           sum(least(m.mrr_after - m.mrr_before, 0)) FILTER (WHERE m.mrr_before > 0),
+           count(*) FILTER (WHERE m.mrr_before > 0 AND m.mrr_after = 0)
+    FROM {MOVEMENTS_TABLE} m
+    LEFT JOIN data_customers c
+           ON c.source = m.source AND c.external_id = m.customer_ref AND c.deleted_at IS NULL
+    {{where}}
+    GROUP BY 1, 2, 3
+"""
+
+
+def rebuild_mrr_days(cursor, days: Sequence[dt.date] | None = None) -> None:
+    """Rebuild the MRR days of ``days`` (all of them when None) from the ledger."""
+    if days is None:
+        cursor.execute(f"TRUNCATE {MRR_DAYS_TABLE}")
+        cursor.execute(MRR_DAYS_SQL.format(where=""))
+        cursor.execute(f"ANALYZE {MRR_DAYS_TABLE}")
+        return
+    # A few days: one pass over the ledger (no day index to keep up in full builds).
+    params = {"days": list(days)}
+    cursor.execute(f"DELETE FROM {MRR_DAYS_TABLE} WHERE day = ANY(%(days)s::date[])", params)
+    cursor.execute(MRR_DAYS_SQL.format(where="WHERE m.day = ANY(%(days)s::date[])"), params)
 
 
 def rebuild_all(context: SqlKPIContext, ledgers: Sequence[tuple] = LEDGERS) -> LedgerBuild:
@@ -182,9 +227,10 @@ def rebuild_all(context: SqlKPIContext, ledgers: Sequence[tuple] = LEDGERS) -> L
 
 def _insert_movements(cursor, context: SqlKPIContext, table: str, scoped: bool, by_plan: bool):
     plan = "plan_ref, " if by_plan else ""
+    neighbours = "" if by_plan else ", previous_day, next_day"
     cursor.execute(
         f"INSERT INTO {table} (source, customer_ref, {plan}day, kind, amount, mrr_before, "
-        "mrr_after) " + movements_sql(context, scoped=scoped, by_plan=by_plan)
+        f"mrr_after{neighbours}) " + movements_sql(context, scoped=scoped, by_plan=by_plan)
     )
 
 
@@ -227,8 +273,11 @@ def rebuild_changed(context: SqlKPIContext) -> LedgerBuild:
                 "WHERE sc.source = m.source AND sc.customer_ref = m.customer_ref"
             )
             _insert_movements(cursor, context, table, scoped=True, by_plan=by_plan)
-            cursor.execute(_first_difference_sql(table, old, columns))
-            firsts.append(cursor.fetchone()[0])
+            cursor.execute(_changed_days_sql(table, old, columns))
+            days = cursor.fetchone()[0] or []
+            if not by_plan and days:
+                rebuild_mrr_days(cursor, days)
+            firsts.append(min(days, default=None))
             cursor.execute(f"DROP TABLE {old}")
         cursor.execute(
             f"DELETE FROM kpis_data_warning w USING {_SCOPE} sc WHERE w.kind = %s "

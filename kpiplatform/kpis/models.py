@@ -91,6 +91,10 @@ class MrrMovement(models.Model):
     amount = models.DecimalField(max_digits=30, decimal_places=12)
     mrr_before = models.DecimalField(max_digits=30, decimal_places=12)
     mrr_after = models.DecimalField(max_digits=30, decimal_places=12)
+    # The customer's movements before and after this one (None: none): whether a customer
+    # moves more than once in a period is a comparison of days, not a window over the ledger.
+    previous_day = models.DateField(null=True)
+    next_day = models.DateField(null=True)
 
     class Meta:
         db_table = "kpis_mrr_movement"
@@ -180,6 +184,42 @@ class CustomerFact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_ref} first paid {self.first_paid_day}"
+
+
+class MrrDay(models.Model):
+    """The MRR movements of one day summed per customer country and channel.
+
+    What the movement KPIs aggregate instead of the ledger itself: the sums of each kind,
+    the customers starting and churning, and each movement's retention figures as if it were
+    its customer's only one in its period (the KPIs correct the customers that move more
+    than once, from the ledger). Rebuilt for the days whose movements changed and the days of
+    customers whose labels changed; UNLOGGED (migration 0006).
+    """
+
+    pk = models.CompositePrimaryKey("day", "country", "channel")
+
+    day = models.DateField()
+    country = models.CharField(max_length=64)  # "unknown" when the customer has none
+    channel = models.CharField(max_length=255)
+    new = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    reactivation = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    expansion = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    contraction = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    churn = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    net = models.DecimalField(max_digits=30, decimal_places=12)
+    starts = models.IntegerField()  # new business and reactivations
+    churns = models.IntegerField()
+    # Over the movements of customers with MRR before them: the change, the loss (the
+    # change, or 0 when MRR rose) and how many left.
+    cohort_change = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    cohort_loss = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    cohort_lost = models.IntegerField()
+
+    class Meta:
+        db_table = "kpis_mrr_day"
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.country} {self.channel} {self.net}"
 
 
 class RevenueDay(models.Model):

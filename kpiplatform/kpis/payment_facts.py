@@ -24,9 +24,11 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from kpiplatform.kpis import ledger
 from kpiplatform.kpis.context import SqlKPIContext, minor_units_sql
 from kpiplatform.sdk import (
     CUSTOMER_FACTS_TABLE,
+    MRR_DAYS_TABLE,
     MRR_MOVEMENTS_TABLE,
     PAYMENT_DAYS_TABLE,
     REVENUE_DAYS_TABLE,
@@ -270,14 +272,17 @@ def rebuild_all(context: SqlKPIContext) -> None:
         cursor.execute(_customer_facts_sql(scoped=False))
         cursor.execute(_revenue_days_sql(scoped=False))
         cursor.execute(f"ANALYZE {CUSTOMER_FACTS_TABLE}, {REVENUE_DAYS_TABLE}")
+        # The ledger's MRR days too: they are labelled as of the same customers.
+        ledger.rebuild_mrr_days(cursor)
 
 
 def lost_after_crash(being_written: tuple[dt.date, dt.date] | None = None) -> bool:
     """The payment and revenue days are UNLOGGED: after a crash PostgreSQL empties them.
     They are lost when there are no payment days while successful payments exist outside
     ``being_written`` (UTC days of payments that are written now and not yet refreshed: a
-    company's first payments), or no revenue days while payment days count payments (also
-    right after the migration that added them)."""
+    company's first payments), or no revenue days while payment days count payments, or no
+    MRR days while the ledger has movements (also right after the migrations that added
+    them)."""
     outside = ""
     params: list = []
     if being_written is not None:
@@ -292,7 +297,9 @@ def lost_after_crash(being_written: tuple[dt.date, dt.date] | None = None) -> bo
             f"SELECT (NOT EXISTS (SELECT 1 FROM {PAYMENT_DAYS_TABLE}) AND EXISTS (SELECT 1 FROM "
             f"data_payments WHERE deleted_at IS NULL AND status = 'succeeded' {outside})) OR "
             f"(NOT EXISTS (SELECT 1 FROM {REVENUE_DAYS_TABLE}) AND EXISTS (SELECT 1 FROM "
-            f"{PAYMENT_DAYS_TABLE} WHERE payments > 0))",
+            f"{PAYMENT_DAYS_TABLE} WHERE payments > 0)) OR "
+            f"(NOT EXISTS (SELECT 1 FROM {MRR_DAYS_TABLE}) AND EXISTS (SELECT 1 FROM "
+            f"{MRR_MOVEMENTS_TABLE}))",
             params,
         )
         return cursor.fetchone()[0]
@@ -330,8 +337,9 @@ def refresh(
 
 
 def _take_relabelled(cursor) -> dt.date | None:
-    # The relabelled customers' payment days join the revenue days to rebuild; return the
-    # first day of their payment days and movements. Taken in this transaction, like the
+    # The relabelled customers' payment days join the revenue days to rebuild, and the MRR
+    # days of their movements are rebuilt; return the first day of their payment days and
+    # movements. Taken in this transaction, like the
     # ledger's dirty customers: a failed refresh gives them back.
     cursor.execute(
         "CREATE TEMPORARY TABLE _relabelled (source varchar(64), customer_ref varchar(255)) "
@@ -353,6 +361,13 @@ def _take_relabelled(cursor) -> dt.date | None:
         ON CONFLICT DO NOTHING
         """
     )
+    cursor.execute(
+        f"SELECT array_agg(DISTINCT m.day) FROM {MRR_MOVEMENTS_TABLE} m "
+        "JOIN _relabelled r ON r.source = m.source AND r.customer_ref = m.customer_ref"
+    )
+    movement_days = cursor.fetchone()[0]
+    if movement_days:
+        ledger.rebuild_mrr_days(cursor, movement_days)
     cursor.execute(
         f"""
         SELECT least(

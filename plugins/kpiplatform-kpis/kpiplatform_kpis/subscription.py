@@ -1,12 +1,13 @@
 """Subscription-revenue KPIs (KPI-DEFINITIONS.md, "Subscription revenue").
 
-Every KPI here is read from the MRR movements ledger. The ledger's movements are summed once
-per computation run into a temporary table (by segment and day, plus the movements of the
-customers that move more than once in a period), and one SQL query per grain turns that table
-into per-period facts (movements, MRR and active customers at the start and the end, and the
-retention of the cohort active at the start), for the whole company and by customer country and
-acquisition channel; each KPI is a formula over those facts. The facts of one grain are shared
-by the KPIs of one computation run through ``context.memo``.
+Every KPI here is read from the MRR movements ledger. The platform keeps its movements summed
+by day and customer label (the MRR days); those, plus the movements of the customers that move
+more than once in a period, are gathered once per computation run into a temporary table, and
+one SQL query per grain turns that table into per-period facts (movements, MRR and active
+customers at the start and the end, and the retention of the cohort active at the start), for
+the whole company and by customer country and acquisition channel; each KPI is a formula over
+those facts. The facts of one grain are shared by the KPIs of one computation run through
+``context.memo``.
 """
 
 # Descriptions are shown to users and use the multiplication, division and minus signs of
@@ -24,6 +25,7 @@ from kpiplatform.sdk import (
     CUSTOMER_FACTS_TABLE,
     FIRST_PAID_DAYS,
     KPI,
+    MRR_DAYS_TABLE,
     MRR_MOVEMENTS_TABLE,
     MRR_PLAN_MOVEMENTS_TABLE,
     Direction,
@@ -124,16 +126,16 @@ _PLAN_COLUMN = (
 # The run's movements, read by every grain, are built once per run into a temporary table (see
 # shared_facts) of two kinds of rows, up to as_of:
 #
-# - flow rows (no customer): the movements summed by segment and day, with the retention
-#   figures of each movement as if it were its customer's only one in its period. Before the
-#   table's span, where no period of the run starts, they are summed by month and only count
-#   the MRR and the customers starting and churning: what the MRR and the active customers at
-#   the start of a period, and the CLV's monthly churn rates, need;
-# - the movements of the span that share an ISO week or a year with the customer's previous or
-#   next movement (so any period but a day where a customer moves more than once), with the
-#   days of those movements. In each grain, the first movement of such a customer in a period
-#   carries its MRR at the start (opening), the last its MRR at the end (closing): the
-#   customer's retention figures replace those its movements count in the flow rows.
+# - flow rows (no customer): the platform's MRR days, the movements summed by segment and day
+#   with the retention figures of each movement as if it were its customer's only one in its
+#   period. Before the table's span, where no period of the run starts, they are summed by
+#   month and only count the MRR and the customers starting and churning: what the MRR and the
+#   active customers at the start of a period, and the CLV's monthly churn rates, need;
+# - the ledger's movements of the span that share an ISO week or a year with the customer's
+#   previous or next movement (so any period but a day where a customer moves more than once),
+#   with the days of those movements. In each grain, the first movement of such a customer in
+#   a period carries its MRR at the start (opening), the last its MRR at the end (closing):
+#   the customer's retention figures replace those its movements count in the flow rows.
 #
 # Movements after as_of are left out, so that none of them counts as a "next" movement.
 _FLOW_SUMS = """
@@ -151,45 +153,38 @@ _OPENING_SUMS = """
            NULL::numeric AS contraction, NULL::numeric AS churn, sum(amount) AS net,
            count(*) FILTER (WHERE kind IN ('new', 'reactivation')) AS starts,
            count(*) FILTER (WHERE kind = 'churn') AS churns"""
-# A customer's retention figures in a period, for the customers with MRR at its start: the
-# change of its MRR from the start to the end, the loss (the change, or 0 if MRR rose) and
-# whether it left.
-_RETENTION_SUMS = """
-           sum(mrr_after - mrr_before) FILTER (WHERE mrr_before > 0) AS cohort_change,
-           sum(least(mrr_after - mrr_before, 0)) FILTER (WHERE mrr_before > 0) AS cohort_loss,
-           count(*) FILTER (WHERE mrr_before > 0 AND mrr_after = 0) AS cohort_lost"""
 _NO_CUSTOMER = """
        NULL::numeric AS mrr_before, NULL::numeric AS mrr_after,
        NULL::date AS previous_day, NULL::date AS next_day"""
 
 MOVEMENTS_SQL = f"""
-WITH moved AS MATERIALIZED (
-    SELECT m.source, m.customer_ref, m.day, m.kind, m.amount, m.mrr_before, m.mrr_after,
-           {{segment_columns}},
-           lag(m.day) OVER w AS previous_day, lead(m.day) OVER w AS next_day
-    FROM {MRR_MOVEMENTS_TABLE} m {{customers_join}}
-    WHERE m.day >= %(first_day)s AND m.day < %(end_day)s AND m.day <= %(as_of)s
-    WINDOW w AS (PARTITION BY m.source, m.customer_ref ORDER BY m.day)
-)
-SELECT NULL AS source, NULL AS customer_ref, day, {{segment_kinds}}, {_FLOW_SUMS},
-       {_RETENTION_SUMS}, {_NO_CUSTOMER}
-FROM moved
-GROUP BY day, {{segment_kinds}}
+SELECT NULL::varchar AS source, NULL::varchar AS customer_ref, d.day, d.country, d.channel,
+       d.new, d.reactivation, d.expansion, d.contraction, d.churn, d.net,
+       d.starts::bigint AS starts, d.churns::bigint AS churns, d.cohort_change,
+       d.cohort_loss, d.cohort_lost::bigint AS cohort_lost, {_NO_CUSTOMER}
+FROM {MRR_DAYS_TABLE} d
+WHERE d.day >= %(first_day)s AND d.day < %(end_day)s AND d.day <= %(as_of)s
 UNION ALL
-SELECT NULL, NULL, date_trunc('month', m.day::timestamp)::date, {{segment_columns}},
-       {_OPENING_SUMS}, NULL, NULL, NULL, {_NO_CUSTOMER}
-FROM {MRR_MOVEMENTS_TABLE} m {{customers_join}}
-WHERE m.day < %(first_day)s AND m.day <= %(as_of)s
-GROUP BY 3, {{segment_positions}}
+SELECT NULL, NULL, date_trunc('month', d.day::timestamp)::date, d.country, d.channel,
+       NULL, NULL, NULL, NULL, NULL, sum(d.net), sum(d.starts), sum(d.churns),
+       NULL, NULL, NULL, {_NO_CUSTOMER}
+FROM {MRR_DAYS_TABLE} d
+WHERE d.day < %(first_day)s AND d.day <= %(as_of)s
+GROUP BY 3, 4, 5
 UNION ALL
-SELECT source, customer_ref, day, {{segment_kinds}},
+SELECT m.source, m.customer_ref, m.day, {{segment_columns}},
        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       mrr_before, mrr_after, previous_day, next_day
-FROM moved
-WHERE date_trunc('year', day::timestamp) IN (date_trunc('year', previous_day::timestamp),
-                                             date_trunc('year', next_day::timestamp))
-   OR date_trunc('week', day::timestamp) IN (date_trunc('week', previous_day::timestamp),
-                                             date_trunc('week', next_day::timestamp))
+       m.mrr_before, m.mrr_after, m.previous_day, m.next_day
+FROM (
+    SELECT m.source, m.customer_ref, m.day, m.mrr_before, m.mrr_after, m.previous_day,
+           CASE WHEN m.next_day <= %(as_of)s THEN m.next_day END AS next_day
+    FROM {MRR_MOVEMENTS_TABLE} m
+    WHERE m.day >= %(first_day)s AND m.day < %(end_day)s AND m.day <= %(as_of)s
+) m {{customers_join}}
+WHERE date_trunc('year', m.day::timestamp) IN (date_trunc('year', m.previous_day::timestamp),
+                                               date_trunc('year', m.next_day::timestamp))
+   OR date_trunc('week', m.day::timestamp) IN (date_trunc('week', m.previous_day::timestamp),
+                                               date_trunc('week', m.next_day::timestamp))
 """
 
 # The plan ledger's movements as flow rows alone, by plan: the plan breakdowns are sums of
@@ -435,10 +430,7 @@ def _movements_table(context: KPIContext, periods: Sequence[Period], by_plan: bo
     else:
         name = "kpi_mrr_movements"
         sql = MOVEMENTS_SQL.format(
-            segment_columns=_segment_columns(),
-            customers_join=_customer_segments_join("m"),
-            segment_kinds=", ".join(SEGMENT_KINDS),
-            segment_positions=", ".join(str(4 + n) for n in range(len(SEGMENT_KINDS))),
+            segment_columns=_segment_columns(), customers_join=_customer_segments_join("m")
         )
     return shared_table(context, name, sql, periods, {"as_of": context.as_of})
 

@@ -59,7 +59,7 @@ def test_movements_add_up_to_the_change_of_mrr_at_every_grain(acme, segments):
         MrrSegment.objects.all().delete()
         load_records("mrr_segments", segments)
         context = engine.build_context()
-        engine.ledger.rebuild_all(context)
+        engine.rebuild_facts(context)
         report = engine.compute_kpis(
             keys=["mrr", "net_new_mrr"], first_day=FIRST, last_day=LAST, context=context
         )

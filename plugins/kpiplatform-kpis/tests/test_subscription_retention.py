@@ -84,7 +84,7 @@ def _load_example() -> None:
         "customers", [{"external_id": c, "country": country} for c, country in COUNTRIES.items()]
     )
     load_records("mrr_segments", SEGMENTS)
-    engine.ledger.rebuild_all(engine.build_context())
+    engine.rebuild_facts(engine.build_context())
 
 
 def _compute(first_day: dt.date | None, last_day: dt.date = LAST_DAY, keys=KEYS) -> None:
@@ -223,7 +223,7 @@ def test_retention_matches_the_segments_and_later_recomputes_match_full_ones(acm
         StoredKPIValue.objects.all().delete()
         load_records("customers", [{"external_id": "A", "country": "FR"}])
         load_records("mrr_segments", segments)
-        engine.ledger.rebuild_all(engine.build_context())
+        engine.rebuild_facts(engine.build_context())
         keys = [*KEYS, "arpa"]
         _compute(FIRST, LAST, keys)
         for grain in (Grain.WEEK, Grain.MONTH, Grain.QUARTER):
