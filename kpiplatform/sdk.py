@@ -175,6 +175,10 @@ MRR_DAYS_TABLE = "kpis_mrr_day"
 # plan is classified on its own, so moving to another plan churns the old plan and is new
 # business (or a reactivation) on the new one. KPIs read it for their plan breakdowns.
 MRR_PLAN_MOVEMENTS_TABLE = "kpis_mrr_plan_movement"
+# The plan ledger's movements summed per day, source and plan_ref: new, reactivation,
+# expansion, contraction, churn, net, starts and churns as in MRR_DAYS_TABLE (no retention
+# figures). Added in SDK 1.2; a KPI reading it declares ``requires=("mrr_segments",)``.
+MRR_PLAN_DAYS_TABLE = "kpis_mrr_plan_day"
 # Successful payments per customer and day (the day in the company's time zone), converted to
 # the reporting currency at the rate of that day, before tax. Columns: source, customer_ref
 # ("" for payments of no customer), day, net (charges minus refunds), charged (charges),
@@ -355,6 +359,7 @@ __all__ = [
     "KPI",
     "MRR_DAYS_TABLE",
     "MRR_MOVEMENTS_TABLE",
+    "MRR_PLAN_DAYS_TABLE",
     "MRR_PLAN_MOVEMENTS_TABLE",
     "PAYMENT_DAYS_TABLE",
     "REVENUE_DAYS_TABLE",

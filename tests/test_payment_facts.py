@@ -14,6 +14,7 @@ from kpiplatform.kpis.models import (
     DataWarning,
     MrrDay,
     MrrMovement,
+    MrrPlanDay,
     PaymentDay,
     PendingChange,
     RevenueDay,
@@ -102,6 +103,14 @@ def mrr_days() -> list:
             "churn", "net", "starts", "churns", "cohort_change", "cohort_loss", "cohort_lost",
         )
     )  # fmt: skip
+
+
+def mrr_plan_days() -> list:
+    return list(
+        MrrPlanDay.objects.order_by("day", "plan_ref").values_list(
+            "day", "plan_ref", "new", "expansion", "contraction", "net", "starts", "churns"
+        )
+    )
 
 
 def left_out_payments() -> list:
@@ -255,14 +264,14 @@ def test_mrr_days_and_neighbouring_movements_follow_segment_changes(history):
             ],
         )
         recompute_pending()
-        incremental = every_stored_value(), mrr_days()
+        incremental = every_stored_value(), mrr_days(), mrr_plan_days()
         neighbours = list(
             MrrMovement.objects.filter(customer_ref="A")
             .order_by("day")
             .values_list("day", "kind", "previous_day", "next_day")
         )
         recompute_all()
-        full = every_stored_value(), mrr_days()
+        full = every_stored_value(), mrr_days(), mrr_plan_days()
     assert neighbours == [
         (dt.date(2025, 1, 10), "new", None, dt.date(2025, 3, 1)),
         (dt.date(2025, 3, 1), "expansion", dt.date(2025, 1, 10), dt.date(2025, 5, 1)),
@@ -276,4 +285,11 @@ def test_mrr_days_and_neighbouring_movements_follow_segment_changes(history):
         dt.date(2025, 4, 1): (100, None, None, 1, None),
         dt.date(2025, 5, 1): (None, None, -100, 0, -100),
     }
+    # By plan, the second seat on the same plan is an expansion of that plan too.
+    assert [row[:6] for row in full[2]] == [
+        (dt.date(2025, 1, 10), "plan-100", 100, None, None, 100),
+        (dt.date(2025, 3, 1), "plan-100", None, 100, None, 100),
+        (dt.date(2025, 4, 1), "plan-100", 100, None, None, 100),
+        (dt.date(2025, 5, 1), "plan-100", None, None, -100, -100),
+    ]
     assert incremental == full

@@ -20,7 +20,12 @@ from django.utils import timezone
 
 from kpiplatform.kpis.context import SqlKPIContext
 from kpiplatform.kpis.models import LedgerState
-from kpiplatform.sdk import MRR_DAYS_TABLE, MRR_MOVEMENTS_TABLE, MRR_PLAN_MOVEMENTS_TABLE
+from kpiplatform.sdk import (
+    MRR_DAYS_TABLE,
+    MRR_MOVEMENTS_TABLE,
+    MRR_PLAN_DAYS_TABLE,
+    MRR_PLAN_MOVEMENTS_TABLE,
+)
 
 NO_RATE_WARNING = "mrr_segment_without_rate"
 
@@ -189,17 +194,41 @@ MRR_DAYS_SQL = f"""
 """
 
 
-def rebuild_mrr_days(cursor, days: Sequence[dt.date] | None = None) -> None:
-    """Rebuild the MRR days of ``days`` (all of them when None) from the ledger."""
+# The plan ledger's movements summed per day and plan: the flows alone (the plan breakdowns
+# have no retention figures); no customer labels.
+MRR_PLAN_DAYS_SQL = f"""
+    INSERT INTO {MRR_PLAN_DAYS_TABLE} (day, source, plan_ref, new, reactivation, expansion,
+        contraction, churn, net, starts, churns)
+    SELECT m.day, m.source, m.plan_ref,
+           sum(m.amount) FILTER (WHERE m.kind = 'new'),
+           sum(m.amount) FILTER (WHERE m.kind = 'reactivation'),
+           sum(m.amount) FILTER (WHERE m.kind = 'expansion'),
+           sum(m.amount) FILTER (WHERE m.kind = 'contraction'),
+           sum(m.amount) FILTER (WHERE m.kind = 'churn'),
+           sum(m.amount),
+           count(*) FILTER (WHERE m.kind IN ('new', 'reactivation')),
+           count(*) FILTER (WHERE m.kind = 'churn')
+    FROM {PLAN_MOVEMENTS_TABLE} m
+    {{where}}
+    GROUP BY 1, 2, 3
+"""
+
+
+def rebuild_day_sums(cursor, days: Sequence[dt.date] | None = None, by_plan: bool = False):
+    """Rebuild the MRR days (``by_plan``: the MRR plan days) of ``days``, all of them when
+    None, from the ledger."""
+    table, sql = (
+        (MRR_PLAN_DAYS_TABLE, MRR_PLAN_DAYS_SQL) if by_plan else (MRR_DAYS_TABLE, MRR_DAYS_SQL)
+    )
     if days is None:
-        cursor.execute(f"TRUNCATE {MRR_DAYS_TABLE}")
-        cursor.execute(MRR_DAYS_SQL.format(where=""))
-        cursor.execute(f"ANALYZE {MRR_DAYS_TABLE}")
+        cursor.execute(f"TRUNCATE {table}")
+        cursor.execute(sql.format(where=""))
+        cursor.execute(f"ANALYZE {table}")
         return
     # A few days: one pass over the ledger (no day index to keep up in full builds).
     params = {"days": list(days)}
-    cursor.execute(f"DELETE FROM {MRR_DAYS_TABLE} WHERE day = ANY(%(days)s::date[])", params)
-    cursor.execute(MRR_DAYS_SQL.format(where="WHERE m.day = ANY(%(days)s::date[])"), params)
+    cursor.execute(f"DELETE FROM {table} WHERE day = ANY(%(days)s::date[])", params)
+    cursor.execute(sql.format(where="WHERE m.day = ANY(%(days)s::date[])"), params)
 
 
 def rebuild_all(context: SqlKPIContext, ledgers: Sequence[tuple] = LEDGERS) -> LedgerBuild:
@@ -275,8 +304,8 @@ def rebuild_changed(context: SqlKPIContext) -> LedgerBuild:
             _insert_movements(cursor, context, table, scoped=True, by_plan=by_plan)
             cursor.execute(_changed_days_sql(table, old, columns))
             days = cursor.fetchone()[0] or []
-            if not by_plan and days:
-                rebuild_mrr_days(cursor, days)
+            if days:
+                rebuild_day_sums(cursor, days, by_plan)
             firsts.append(min(days, default=None))
             cursor.execute(f"DROP TABLE {old}")
         cursor.execute(

@@ -222,6 +222,32 @@ class MrrDay(models.Model):
         return f"{self.day} {self.country} {self.channel} {self.net}"
 
 
+class MrrPlanDay(models.Model):
+    """The plan ledger's movements of one day summed per plan (the plan breakdowns' MRR
+    days): no customer labels, so only changed days are ever rebuilt; plan names are joined
+    when read. UNLOGGED (migration 0006)."""
+
+    pk = models.CompositePrimaryKey("day", "source", "plan_ref")
+
+    day = models.DateField()
+    source = models.CharField(max_length=64)
+    plan_ref = models.CharField(max_length=255)
+    new = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    reactivation = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    expansion = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    contraction = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    churn = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    net = models.DecimalField(max_digits=30, decimal_places=12)
+    starts = models.IntegerField()
+    churns = models.IntegerField()
+
+    class Meta:
+        db_table = "kpis_mrr_plan_day"
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.plan_ref} {self.net}"
+
+
 class RevenueDay(models.Model):
     """The payment days of one local day summed per customer country and channel.
 

@@ -30,6 +30,8 @@ from kpiplatform.sdk import (
     CUSTOMER_FACTS_TABLE,
     MRR_DAYS_TABLE,
     MRR_MOVEMENTS_TABLE,
+    MRR_PLAN_DAYS_TABLE,
+    MRR_PLAN_MOVEMENTS_TABLE,
     PAYMENT_DAYS_TABLE,
     REVENUE_DAYS_TABLE,
 )
@@ -272,8 +274,9 @@ def rebuild_all(context: SqlKPIContext) -> None:
         cursor.execute(_customer_facts_sql(scoped=False))
         cursor.execute(_revenue_days_sql(scoped=False))
         cursor.execute(f"ANALYZE {CUSTOMER_FACTS_TABLE}, {REVENUE_DAYS_TABLE}")
-        # The ledger's MRR days too: they are labelled as of the same customers.
-        ledger.rebuild_mrr_days(cursor)
+        # The ledger's day sums too: the MRR days are labelled as of the same customers.
+        ledger.rebuild_day_sums(cursor)
+        ledger.rebuild_day_sums(cursor, by_plan=True)
 
 
 def lost_after_crash(being_written: tuple[dt.date, dt.date] | None = None) -> bool:
@@ -281,8 +284,8 @@ def lost_after_crash(being_written: tuple[dt.date, dt.date] | None = None) -> bo
     They are lost when there are no payment days while successful payments exist outside
     ``being_written`` (UTC days of payments that are written now and not yet refreshed: a
     company's first payments), or no revenue days while payment days count payments, or no
-    MRR days while the ledger has movements (also right after the migrations that added
-    them)."""
+    MRR (plan) days while the ledger (by plan) has movements (also right after the
+    migrations that added them)."""
     outside = ""
     params: list = []
     if being_written is not None:
@@ -299,7 +302,9 @@ def lost_after_crash(being_written: tuple[dt.date, dt.date] | None = None) -> bo
             f"(NOT EXISTS (SELECT 1 FROM {REVENUE_DAYS_TABLE}) AND EXISTS (SELECT 1 FROM "
             f"{PAYMENT_DAYS_TABLE} WHERE payments > 0)) OR "
             f"(NOT EXISTS (SELECT 1 FROM {MRR_DAYS_TABLE}) AND EXISTS (SELECT 1 FROM "
-            f"{MRR_MOVEMENTS_TABLE}))",
+            f"{MRR_MOVEMENTS_TABLE})) OR "
+            f"(NOT EXISTS (SELECT 1 FROM {MRR_PLAN_DAYS_TABLE}) AND EXISTS (SELECT 1 FROM "
+            f"{MRR_PLAN_MOVEMENTS_TABLE}))",
             params,
         )
         return cursor.fetchone()[0]
@@ -367,7 +372,7 @@ def _take_relabelled(cursor) -> dt.date | None:
     )
     movement_days = cursor.fetchone()[0]
     if movement_days:
-        ledger.rebuild_mrr_days(cursor, movement_days)
+        ledger.rebuild_day_sums(cursor, movement_days)
     cursor.execute(
         f"""
         SELECT least(

@@ -27,7 +27,7 @@ from kpiplatform.sdk import (
     KPI,
     MRR_DAYS_TABLE,
     MRR_MOVEMENTS_TABLE,
-    MRR_PLAN_MOVEMENTS_TABLE,
+    MRR_PLAN_DAYS_TABLE,
     Direction,
     Grain,
     KPIContext,
@@ -138,21 +138,6 @@ _PLAN_COLUMN = (
 #   the customer's retention figures replace those its movements count in the flow rows.
 #
 # Movements after as_of are left out, so that none of them counts as a "next" movement.
-_FLOW_SUMS = """
-           sum(amount) FILTER (WHERE kind = 'new') AS new,
-           sum(amount) FILTER (WHERE kind = 'reactivation') AS reactivation,
-           sum(amount) FILTER (WHERE kind = 'expansion') AS expansion,
-           sum(amount) FILTER (WHERE kind = 'contraction') AS contraction,
-           sum(amount) FILTER (WHERE kind = 'churn') AS churn,
-           sum(amount) AS net,
-           count(*) FILTER (WHERE kind IN ('new', 'reactivation')) AS starts,
-           count(*) FILTER (WHERE kind = 'churn') AS churns"""
-# Before the span: the MRR and the customers starting and churning alone.
-_OPENING_SUMS = """
-           NULL::numeric AS new, NULL::numeric AS reactivation, NULL::numeric AS expansion,
-           NULL::numeric AS contraction, NULL::numeric AS churn, sum(amount) AS net,
-           count(*) FILTER (WHERE kind IN ('new', 'reactivation')) AS starts,
-           count(*) FILTER (WHERE kind = 'churn') AS churns"""
 _NO_CUSTOMER = """
        NULL::numeric AS mrr_before, NULL::numeric AS mrr_after,
        NULL::date AS previous_day, NULL::date AS next_day"""
@@ -187,16 +172,22 @@ WHERE date_trunc('year', m.day::timestamp) IN (date_trunc('year', m.previous_day
                                                date_trunc('week', m.next_day::timestamp))
 """
 
-# The plan ledger's movements as flow rows alone, by plan: the plan breakdowns are sums of
-# movements and have no retention figures.
+# The plan ledger's movements as flow rows alone, by plan (the platform's MRR plan days, by
+# plan name): the plan breakdowns are sums of movements and have no retention figures.
+_PLAN_FLOW_SUMS = """
+       sum(m.new) AS new, sum(m.reactivation) AS reactivation, sum(m.expansion) AS expansion,
+       sum(m.contraction) AS contraction, sum(m.churn) AS churn, sum(m.net) AS net,
+       sum(m.starts) AS starts, sum(m.churns) AS churns"""
 PLAN_MOVEMENTS_SQL = f"""
-SELECT m.day, {_PLAN_COLUMN}, {_FLOW_SUMS}
-FROM {MRR_PLAN_MOVEMENTS_TABLE} m {_PLAN_JOIN}
+SELECT m.day, {_PLAN_COLUMN}, {_PLAN_FLOW_SUMS}
+FROM {MRR_PLAN_DAYS_TABLE} m {_PLAN_JOIN}
 WHERE m.day >= %(first_day)s AND m.day < %(end_day)s AND m.day <= %(as_of)s
 GROUP BY 1, 2
 UNION ALL
-SELECT date_trunc('month', m.day::timestamp)::date, {_PLAN_COLUMN}, {_OPENING_SUMS}
-FROM {MRR_PLAN_MOVEMENTS_TABLE} m {_PLAN_JOIN}
+SELECT date_trunc('month', m.day::timestamp)::date, {_PLAN_COLUMN},
+       NULL::numeric, NULL::numeric, NULL::numeric, NULL::numeric, NULL::numeric,
+       sum(m.net), sum(m.starts), sum(m.churns)
+FROM {MRR_PLAN_DAYS_TABLE} m {_PLAN_JOIN}
 WHERE m.day < %(first_day)s AND m.day <= %(as_of)s
 GROUP BY 1, 2
 """
