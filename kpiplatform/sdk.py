@@ -196,7 +196,9 @@ PAYMENT_DAYS_TABLE = "kpis_payment_day"
 REVENUE_DAYS_TABLE = "kpis_revenue_day"
 # Per customer (source, customer_ref): first_paid_day, the first day with MRR > 0 or the first
 # successful charge, whichever is earlier; and revenue_to_date, the net revenue of all its
-# payments (as ``net`` above). Derived from ``payments`` and ``mrr_segments``. A KPI reading
+# payments (as ``net`` above); and (added in SDK 1.2) the customer's country, channel and
+# campaign ("unknown" when empty; a KPI reading them declares ``"customers"``). Derived from
+# ``payments`` and ``mrr_segments``. A KPI reading
 # first_paid_day adds FIRST_PAID_DAYS to its ``requires``, one reading revenue_to_date adds
 # REVENUE_TO_DATE: the engine then recomputes it from the first paid day of every customer
 # whose value changed (a sale today moves the revenue to date of a customer acquired in 2024).

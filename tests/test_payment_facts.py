@@ -113,6 +113,14 @@ def mrr_plan_days() -> list:
     )
 
 
+def customer_labels() -> list:
+    return list(
+        CustomerFact.objects.order_by("customer_ref").values_list(
+            "customer_ref", "country", "channel", "campaign"
+        )
+    )
+
+
 def left_out_payments() -> list:
     return list(
         DataWarning.objects.filter(kind="payment_without_rate").values_list("external_id", "day")
@@ -232,14 +240,14 @@ def test_new_labels_move_every_past_day_of_the_customer(history):
             ],
         )
         recompute_pending()
-        incremental = every_stored_value(), revenue_days(), mrr_days()
+        incremental = every_stored_value(), revenue_days(), mrr_days(), customer_labels()
         by_channel = {
             channel: stored_values("revenue", "month", "channel", channel).get(dt.date(2025, 1, 1))
             for channel in ("ads", "seo", "partner", "unknown")
         }
         arpu_fr = stored_values("arpu", "quarter", "country", "FR")[dt.date(2025, 1, 1)]
         recompute_all()
-        full = every_stored_value(), revenue_days(), mrr_days()
+        full = every_stored_value(), revenue_days(), mrr_days(), customer_labels()
     assert by_channel["seo"].value == 100
     assert by_channel["partner"].value == 25
     assert by_channel["ads"] is None and by_channel["unknown"] is None
@@ -248,6 +256,11 @@ def test_new_labels_move_every_past_day_of_the_customer(history):
     # A's MRR moved with it (its movement of 10 January).
     assert [(day, country, channel, new) for day, country, channel, new, *_ in full[2]] == [
         (dt.date(2025, 1, 10), "FR", "seo", 100)
+    ]
+    assert full[3] == [
+        ("A", "FR", "seo", "unknown"),
+        ("B", "unknown", "ads", "unknown"),
+        ("C", "unknown", "partner", "unknown"),
     ]
     assert incremental == full
 

@@ -177,6 +177,11 @@ class CustomerFact(models.Model):
     customer_ref = models.CharField(max_length=255)
     first_paid_day = models.DateField()
     revenue_to_date = models.DecimalField(max_digits=30, decimal_places=12)
+    # The customer's labels ("unknown" when empty or without a customer record), refreshed
+    # when they change: acquisition KPIs break down without joining the customers.
+    country = models.CharField(max_length=64, default="unknown")
+    channel = models.CharField(max_length=255, default="unknown")
+    campaign = models.CharField(max_length=255, default="unknown")
 
     class Meta:
         db_table = "kpis_customer_fact"

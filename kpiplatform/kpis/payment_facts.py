@@ -186,9 +186,7 @@ def _revenue_days_sql(scoped: bool) -> str:
         f"d.previous_charge_day < date_trunc('{grain}', d.day::timestamp)::date))"
         for grain in PAYING_GRAINS
     )
-    labels = ", ".join(
-        f"coalesce(nullif(c.{label}, ''), '{UNKNOWN_LABEL}')" for label in ("country", "channel")
-    )
+    labels = ", ".join(_label_sql(f"c.{label}") for label in ("country", "channel"))
     # The days as an array: the day index serves it whatever the planner guesses of a table.
     scope = "AND d.day = ANY(%(days)s::date[])" if scoped else ""
     return f"""
@@ -215,22 +213,33 @@ def _customer_facts_sql(scoped: bool) -> str:
     )
     return f"""
         INSERT INTO {CUSTOMER_FACTS_TABLE} (source, customer_ref, first_paid_day,
-                                            revenue_to_date)
-        SELECT source, customer_ref, min(first_day), sum(revenue)
+                                            revenue_to_date, country, channel, campaign)
+        SELECT f.source, f.customer_ref, f.first_paid_day, f.revenue,
+               {", ".join(_label_sql("c." + label) for label in ("country", "channel", "campaign"))}
         FROM (
-            SELECT d.source, d.customer_ref, min(d.day) FILTER (WHERE d.paid > 0) AS first_day,
-                   sum(d.net) AS revenue
-            FROM {PAYMENT_DAYS_TABLE} d {scope.format(alias="d")}
-            WHERE d.customer_ref <> ''
-            GROUP BY d.source, d.customer_ref
-            UNION ALL
-            SELECT m.source, m.customer_ref, m.day, 0
-            FROM {MRR_MOVEMENTS_TABLE} m {scope.format(alias="m")}
-            WHERE m.kind = 'new'
-        ) facts
-        GROUP BY source, customer_ref
-        HAVING min(first_day) IS NOT NULL
+            SELECT source, customer_ref, min(first_day) AS first_paid_day,
+                   sum(revenue) AS revenue
+            FROM (
+                SELECT d.source, d.customer_ref,
+                       min(d.day) FILTER (WHERE d.paid > 0) AS first_day, sum(d.net) AS revenue
+                FROM {PAYMENT_DAYS_TABLE} d {scope.format(alias="d")}
+                WHERE d.customer_ref <> ''
+                GROUP BY d.source, d.customer_ref
+                UNION ALL
+                SELECT m.source, m.customer_ref, m.day, 0
+                FROM {MRR_MOVEMENTS_TABLE} m {scope.format(alias="m")}
+                WHERE m.kind = 'new'
+            ) facts
+            GROUP BY source, customer_ref
+            HAVING min(first_day) IS NOT NULL
+        ) f
+        LEFT JOIN data_customers c
+               ON c.source = f.source AND c.external_id = f.customer_ref AND c.deleted_at IS NULL
     """
+
+
+def _label_sql(column: str) -> str:
+    return f"coalesce(nullif({column}, ''), '{UNKNOWN_LABEL}')"
 
 
 def _params(context: SqlKPIContext, **extra) -> dict:
@@ -358,6 +367,8 @@ def _take_relabelled(cursor) -> dt.date | None:
         cursor.execute("DROP TABLE _relabelled")
         return None
     cursor.execute("ANALYZE _relabelled")
+    # Their customer facts carry the labels too.
+    cursor.execute(f"INSERT INTO {_SCOPE} SELECT * FROM _relabelled ON CONFLICT DO NOTHING")
     cursor.execute(
         f"""
         INSERT INTO {_REVENUE_SCOPE}

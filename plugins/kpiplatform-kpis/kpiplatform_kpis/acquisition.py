@@ -89,11 +89,8 @@ def lead_facts(context: KPIContext, periods: Sequence[Period]) -> str:
 
 
 ACQUIRED_DAYS_SQL = f"""
-    SELECT f.first_paid_day AS day, {segment_sql("c.channel")} AS channel,
-           {segment_sql("c.campaign")} AS campaign, sum(f.revenue_to_date) AS revenue
+    SELECT f.first_paid_day AS day, f.channel, f.campaign, sum(f.revenue_to_date) AS revenue
     FROM {CUSTOMER_FACTS_TABLE} f
-    LEFT JOIN data_customers c
-           ON c.source = f.source AND c.external_id = f.customer_ref AND c.deleted_at IS NULL
     WHERE f.first_paid_day >= %(first_day)s AND f.first_paid_day < %(end_day)s
     GROUP BY 1, 2, 3
 """
@@ -103,8 +100,8 @@ def acquired_customer_facts(context: KPIContext, periods: Sequence[Period]) -> s
     """Customers whose first paid day (first day with MRR > 0 or first successful payment,
     whichever is earlier) falls in the span, with their revenue to date (successful payments
     minus refunds, before tax, each at the rate of its day), from the platform's customer
-    facts, summed per first paid day and the customers' acquisition channel and campaign
-    (built once per run); in the columns of the spend facts."""
+    facts, summed per first paid day and the customers' acquisition channel and campaign (the
+    facts carry the labels; built once per run); in the columns of the spend facts."""
     table = shared_table(context, "kpi_acquired_days", ACQUIRED_DAYS_SQL, periods)
     return f"""
         SELECT day, channel, campaign, 0::numeric AS spend, 0 AS leads, revenue

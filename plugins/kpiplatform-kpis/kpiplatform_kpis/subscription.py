@@ -637,7 +637,7 @@ ARPA = MovementKPI(
 NEW_CUSTOMERS_SQL = """
 WITH tagged AS (
     SELECT date_trunc(%(unit)s, f.first_paid_day::timestamp)::date AS pstart, {segment_columns}
-    FROM {customer_facts} f {customers_join}
+    FROM {customer_facts} f
     WHERE f.first_paid_day >= %(first_start)s AND f.first_paid_day < %(last_end)s
       AND f.first_paid_day <= %(as_of)s
 )
@@ -658,8 +658,8 @@ class NewCustomersKPI(KPI):
         period_sets, kind_expr, segment_expr = _segment_sets(grain, "pstart")
         sql = NEW_CUSTOMERS_SQL.format(
             customer_facts=CUSTOMER_FACTS_TABLE,
-            segment_columns=_segment_columns() if segmented else "'' AS country, '' AS channel",
-            customers_join=_customer_segments_join("f") if segmented else "",
+            # The customer facts carry the customers' labels.
+            segment_columns="f.country, f.channel" if segmented else "'' AS country, '' AS channel",
             kind_expr=kind_expr,
             segment_expr=segment_expr,
             period_sets=period_sets,
