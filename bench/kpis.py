@@ -435,9 +435,12 @@ def add_one_day(today: dt.date, customers: int) -> DatasetChanges:
             "FROM generate_series(1, 6) ch",
             [now, today, CHANNELS, CHANNELS],
         )
+    # As the writer reports them: the UTC days of timestamps widened by a day on each side.
     changes = DatasetChanges()
-    for dataset in ("customers", "mrr_segments", "payments", "spend"):
+    for dataset in ("mrr_segments", "spend"):
         changes.add(dataset, today, today)
+    for dataset in ("customers", "payments"):
+        changes.add(dataset, today - dt.timedelta(days=1), today + dt.timedelta(days=1))
     return changes
 
 

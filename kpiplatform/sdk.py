@@ -281,7 +281,9 @@ class ConfigField:
 
 @dataclass
 class DatasetChanges:
-    """Which datasets a write touched and the date range of the touched records."""
+    """Which datasets a write touched and the calendar days the touched records may fall on
+    in any company's time zone (for timestamps, the UTC days widened by one day on each
+    side, as the platform's writer reports them)."""
 
     ranges: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
 

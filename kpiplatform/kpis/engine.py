@@ -205,7 +205,7 @@ def compute_kpis(
         started = time.perf_counter()
         try:
             with transaction.atomic():
-                _set_work_mem()
+                _begin_kpi(kpi.key)
                 for grain in grains:
                     periods = Period.between(grain, start, last_day)
                     values = _compute(kpi, plugin_of.get(kpi.key), context, periods)
@@ -274,14 +274,23 @@ def _compute(kpi: KPI, plugin_name: str | None, context, periods) -> list[KPIVal
 # Memory for the sorts and hashes of one KPI query: whole-history aggregates spill to disk
 # with PostgreSQL's 4 MB default.
 KPI_WORK_MEM = "64MB"
+# Two runs storing the same KPI (a recompute after changes beside ``manage.py
+# recompute_kpis``) take turns, for the whole KPI transaction: the second deletes what the
+# first stored, instead of failing on the unique key when both insert the same value.
+_LOCK_VALUES = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':kpi-values:' || %s))"
 
 
-def _set_work_mem() -> None:
+def _begin_kpi(key: str) -> None:
+    """In a KPI's transaction, before it computes: its query settings, and its turn to store
+    (one statement: a recompute runs hundreds of KPI transactions)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('work_mem', %s, true)", [KPI_WORK_MEM])
         # JIT compiles every costly KPI query anew (about 0.4 s each) and wins less than
         # that on these scans: hundreds of queries per full recompute.
-        cursor.execute("SELECT set_config('jit', 'off', true)")
+        cursor.execute(
+            "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true), "
+            f"({_LOCK_VALUES})",
+            [KPI_WORK_MEM, key],
+        )
 
 
 # A KPI's values are replaced, not upserted: the engine deletes the computed range (or
@@ -298,10 +307,6 @@ _COPY_TYPES = (
     "text", "text", "date", "date", "text", "text", "numeric", "numeric", "numeric", "text",
     "timestamptz",
 )  # fmt: skip
-# Two runs storing the same KPI (a recompute after changes beside ``manage.py
-# recompute_kpis``) take turns: the second deletes what the first stored, instead of
-# failing on the unique key when both insert the same value.
-_LOCK_VALUES = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':kpi-values:' || %s))"
 
 
 def _store(
@@ -317,8 +322,9 @@ def _store(
     are no longer produced (a segment or period that no longer has data) are removed."""
     wanted = {period.start for period in periods}
     values = [value for value in values if value.period.start in wanted]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_LOCK_VALUES, [key])
+    # In the KPI's transaction, which holds the KPI's lock (no savepoint: nothing to undo
+    # apart from the whole KPI).
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         stale = "DELETE FROM kpis_value WHERE kpi = %s AND grain = %s"
         params: list = [key, grain.value]
         if not full:
@@ -361,9 +367,14 @@ def _number(number):
 
 
 def _record_success(key: str, computed_at: dt.datetime) -> None:
-    KPIComputation.objects.update_or_create(
-        kpi=key, defaults={"computed_at": computed_at, "error": "", "failed_at": None}
-    )
+    # One upsert (update_or_create takes a savepoint, a locking read and a write).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {KPIComputation._meta.db_table} (kpi, computed_at, error, failed_at) "
+            "VALUES (%s, %s, '', NULL) ON CONFLICT (kpi) DO UPDATE SET "
+            "computed_at = EXCLUDED.computed_at, error = '', failed_at = NULL",
+            [key, computed_at],
+        )
 
 
 def _record_failure(key: str, error: str, failed_at: dt.datetime) -> None:
@@ -398,10 +409,10 @@ def recompute_after_changes(changes: DatasetChanges) -> ComputationReport:
         return ComputationReport()
     context = build_context()
     kpis = registered_kpis()
-    # Writers report days in UTC; a record's day in the company's time zone is at most one
-    # day earlier (and later days are recomputed anyway).
+    # The writer reports the days a change may fall on in any time zone (the UTC days of
+    # timestamps, widened by a day on each side): they are the company's days to recompute.
     changed: dict[str, dt.date | None] = {
-        name: first - dt.timedelta(days=1) for name, (first, _) in changes.ranges.items()
+        name: first for name, (first, _) in changes.ranges.items()
     }
     if set(changed) & _EVERYTHING_DATASETS or payment_facts.lost_after_crash(
         changes.ranges.get("payments")
@@ -418,8 +429,7 @@ def recompute_after_changes(changes: DatasetChanges) -> ComputationReport:
         rebuilt_customers = build.rebuilt
     payment_days = None
     if "payments" in changed:
-        last = changes.ranges["payments"][1] + dt.timedelta(days=1)
-        payment_days = (changed["payments"], last)
+        payment_days = (changed["payments"], changes.ranges["payments"][1])
     if payment_days or rebuilt_customers or "customers" in changed:
         refresh = payment_facts.refresh(context, payment_days, rebuilt_customers)
         for name, day in (

@@ -427,14 +427,25 @@ def _refresh_payment_days(cursor, context: SqlKPIContext, first: dt.date, last: 
         + _payment_days_sql(context, ranged=True),
         params,
     )
-    old = f"SELECT {_DAY_COLUMNS} FROM {PAYMENT_DAYS_TABLE} WHERE {days}"
-    new = f"SELECT {_DAY_COLUMNS} FROM _new_payment_days"
+    # Rows of a key on one side only, or with other values (hash joins on the key).
+    key = "a.source = b.source AND a.customer_ref = b.customer_ref AND a.day = b.day"
+    values = _DAY_COLUMNS.split(", ")[3:]
+    differ = (
+        f"b.day IS NULL OR ({', '.join('a.' + c for c in values)}) IS DISTINCT FROM "
+        f"({', '.join('b.' + c for c in values)})"
+    )
     cursor.execute(
         f"""
         CREATE TEMPORARY TABLE _changed_payment_days ON COMMIT DROP AS
-        SELECT false AS written, * FROM ({old} EXCEPT ALL {new}) gone
+        -- Read once: a day's rows lie all over the table (built in customer order).
+        WITH stored AS MATERIALIZED (
+            SELECT {_DAY_COLUMNS} FROM {PAYMENT_DAYS_TABLE} WHERE {days}
+        )
+        SELECT false AS written, a.* FROM stored a
+        LEFT JOIN _new_payment_days b ON {key} WHERE {differ}
         UNION ALL
-        SELECT true, * FROM ({new} EXCEPT ALL {old}) written
+        SELECT true, {", ".join("a." + c for c in _DAY_COLUMNS.split(", "))}
+        FROM _new_payment_days a LEFT JOIN stored b ON {key} WHERE {differ}
         """,
         params,
     )
