@@ -38,6 +38,9 @@ KPI_PUBLIC_SCHEME = env.str("KPI_PUBLIC_SCHEME", default="http")
 KPI_PUBLIC_PORT = env.str("KPI_PUBLIC_PORT", default="8000" if DEBUG else "")
 # How many pre-migrated spare schemas signup keeps ready (ARCHITECTURE.md section 3).
 KPI_SIGNUP_POOL_SIZE = env.int("KPI_SIGNUP_POOL_SIZE", default=2)
+# Database connections one KPI computation runs its independent KPIs on at once (each a
+# PostgreSQL backend, so a core); 1 computes everything on the task's own connection.
+KPI_COMPUTE_CONNECTIONS = env.int("KPI_COMPUTE_CONNECTIONS", default=2)
 # Largest CSV/JSON file the import API accepts.
 KPI_IMPORT_MAX_BYTES = env.int("KPI_IMPORT_MAX_BYTES", default=50_000_000)
 

@@ -14,11 +14,14 @@ import time
 import traceback
 import zoneinfo
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import connection, connections, transaction
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from kpiplatform import plugins
 from kpiplatform.data.models import DATASETS
@@ -58,6 +61,8 @@ class ComputationReport:
     values_stored: int = 0
     # Wall-clock seconds per KPI (every grain, storing included): where a run's time goes.
     seconds: dict[str, float] = field(default_factory=dict)
+    # The database connections the KPIs were computed on at once.
+    connections: int = 1
 
 
 def build_context() -> SqlKPIContext:
@@ -191,45 +196,137 @@ def compute_kpis(
             _record_failure(key, f"dependency cycle: {cycle}", computed_at)
             report.failed[key] = str(cycle)
         return report
+    run = _Run(kpis, plugin_of, grains, first_day, last_day, changed_since, computed_at)
+    groups = _independent_groups(ordered, _connections_for(len(ordered)))
+    if len(groups) == 1:
+        _compute_group(run, groups[0], context, report)
+    else:
+        _compute_groups_in_parallel(run, groups, context, report)
+        report.connections = len(groups)
+    if report.computed:
+        plugins.notify_kpi_values_updated(report.computed)
+    return report
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every KPI of one engine run computes with, apart from its connection."""
+
+    kpis: dict[str, KPI]
+    plugin_of: dict[str, str]
+    grains: list[Grain]
+    first_day: dt.date | None
+    last_day: dt.date
+    changed_since: dict[str, dt.date | None] | None
+    computed_at: dt.datetime
+
+
+def _compute_group(
+    run: _Run, group: Sequence[KPI], context: SqlKPIContext, report: ComputationReport
+) -> None:
+    """Compute and store ``group`` (ordered by dependencies) on the current connection, each
+    KPI in its own transaction; then drop the group's shared temporary tables."""
     data_start: dict[tuple[str, ...], dt.date | None] = {}
-    for kpi in ordered:
-        requires = tuple(sorted(datasets_read(kpis, kpi.key)))
-        kpi_first_day = first_day
-        if changed_since is not None:
-            kpi_first_day = _changed_since(requires, changed_since)
+    for kpi in group:
+        requires = tuple(sorted(datasets_read(run.kpis, kpi.key)))
+        kpi_first_day = run.first_day
+        if run.changed_since is not None:
+            kpi_first_day = _changed_since(requires, run.changed_since)
         # The first data day scans whole datasets: only needed when no first day is given.
         if kpi_first_day is None and requires not in data_start:
             data_start[requires] = first_data_day(context, requires)
-        start = kpi_first_day or data_start.get(requires) or last_day
-        start = min(start, last_day)
+        start = kpi_first_day or data_start.get(requires) or run.last_day
+        start = min(start, run.last_day)
         started = time.perf_counter()
         try:
             with transaction.atomic():
                 _begin_kpi(kpi.key)
-                for grain in grains:
-                    periods = Period.between(grain, start, last_day)
-                    values = _compute(kpi, plugin_of.get(kpi.key), context, periods)
+                for grain in run.grains:
+                    periods = Period.between(grain, start, run.last_day)
+                    values = _compute(kpi, run.plugin_of.get(kpi.key), context, periods)
                     report.values_stored += _store(
-                        kpi.key, grain, periods, values, computed_at, full=kpi_first_day is None
+                        kpi.key,
+                        grain,
+                        periods,
+                        values,
+                        run.computed_at,
+                        full=kpi_first_day is None,
                     )
                     context.computed.setdefault(kpi.key, {}).update(
                         (value.period, value.result)
                         for value in values
                         if not value.segment_kind and not value.segment
                     )
-                _record_success(kpi.key, computed_at)
+                _record_success(kpi.key, run.computed_at)
             report.computed.append(kpi.key)
             report.seconds[kpi.key] = time.perf_counter() - started
             logger.debug("KPI %s computed in %.3f s", kpi.key, report.seconds[kpi.key])
         except Exception:
             error = traceback.format_exc()
             logger.exception("KPI %s failed", kpi.key)
-            _record_failure(kpi.key, error, computed_at)
+            _record_failure(kpi.key, error, run.computed_at)
             report.failed[kpi.key] = error.strip().splitlines()[-1]
     _drop_temporary_tables(context)
-    if report.computed:
-        plugins.notify_kpi_values_updated(report.computed)
-    return report
+
+
+def _connections_for(kpi_count: int) -> int:
+    """How many database connections a run may compute on at once: one inside a caller's
+    transaction, whose uncommitted data other connections cannot see."""
+    if connection.in_atomic_block or kpi_count < 2:
+        return 1
+    return max(1, settings.KPI_COMPUTE_CONNECTIONS)
+
+
+def _independent_groups(ordered: list[KPI], count: int) -> list[list[KPI]]:
+    """``ordered`` split into at most ``count`` groups that share no dependency (a KPI and
+    those it is built from stay together, in order), the largest parts spread first."""
+    if count == 1:
+        return [ordered]
+    keys = {kpi.key for kpi in ordered}
+    parent = {key: key for key in keys}
+
+    def root(key: str) -> str:
+        while parent[key] != key:
+            key = parent[key]
+        return key
+
+    for kpi in ordered:
+        for dependency in kpi.depends_on:
+            if dependency in keys:
+                parent[root(dependency)] = root(kpi.key)
+    parts: dict[str, list[KPI]] = {}
+    for kpi in ordered:  # keeps the dependency order within each part
+        parts.setdefault(root(kpi.key), []).append(kpi)
+    groups: list[list[KPI]] = [[] for _ in range(count)]
+    for part in sorted(parts.values(), key=len, reverse=True):
+        smallest = min(groups, key=len)
+        smallest.extend(part)
+    return [group for group in groups if group]
+
+
+def _compute_groups_in_parallel(
+    run: _Run, groups: list[list[KPI]], context: SqlKPIContext, report: ComputationReport
+) -> None:
+    """Each group on its own thread and database connection (SQL runs on as many cores),
+    with its own copy of the context; the reports are merged into ``report``."""
+    schema_name = connection.schema_name
+
+    def compute(group: list[KPI]) -> ComputationReport:
+        group_report = ComputationReport()
+        own_context = replace(context, computed={}, memo={})
+        try:
+            with schema_context(schema_name):
+                _compute_group(run, group, own_context, group_report)
+        finally:
+            connections.close_all()  # this thread's connections
+        return group_report
+
+    with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="kpis") as pool:
+        for group_report in pool.map(compute, groups):
+            report.computed.extend(group_report.computed)
+            report.failed.update(group_report.failed)
+            report.values_stored += group_report.values_stored
+            report.seconds.update(group_report.seconds)
 
 
 def _changed_since(requires: Iterable[str], changed: dict[str, dt.date | None]) -> dt.date | None:
