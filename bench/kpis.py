@@ -491,7 +491,10 @@ def main() -> None:
         rows[4][0]: t_full < 60,
         rows[5][0]: t_day < 2,
     }
-    print(f"\n{movements} movements, {values} KPI values stored by the full recompute\n")
+    print(
+        f"\n{movements} movements, {values} KPI values stored by the full recompute, KPIs "
+        f"computed on {report.connections} database connection(s) at once\n"
+    )
     print("slowest KPIs (seconds, every grain, storing included):")
     for name, run in (("full recompute", report), ("one new day", day_report)):
         slowest = sorted(run.seconds.items(), key=lambda item: -item[1])[:6]

@@ -279,7 +279,8 @@ def _connections_for(kpi_count: int) -> int:
 
 def _independent_groups(ordered: list[KPI], count: int) -> list[list[KPI]]:
     """``ordered`` split into at most ``count`` groups that share no dependency (a KPI and
-    those it is built from stay together, in order), the largest parts spread first."""
+    those it is built from stay together, in order, as do the instances of one class), the
+    largest parts spread first."""
     if count == 1:
         return [ordered]
     keys = {kpi.key for kpi in ordered}
@@ -290,10 +291,15 @@ def _independent_groups(ordered: list[KPI], count: int) -> list[list[KPI]]:
             key = parent[key]
         return key
 
+    first_of_class: dict[type, str] = {}
     for kpi in ordered:
         for dependency in kpi.depends_on:
             if dependency in keys:
                 parent[root(dependency)] = root(kpi.key)
+        # Instances of one KPI class (a family defined by formulas) share the facts they
+        # compute from within a run (``context.memo``, per connection): keep them together.
+        same_class = first_of_class.setdefault(type(kpi), kpi.key)
+        parent[root(same_class)] = root(kpi.key)
     parts: dict[str, list[KPI]] = {}
     for kpi in ordered:  # keeps the dependency order within each part
         parts.setdefault(root(kpi.key), []).append(kpi)
