@@ -198,7 +198,7 @@ class MrrDay(models.Model):
     the customers starting and churning, and each movement's retention figures as if it were
     its customer's only one in its period (the KPIs correct the customers that move more
     than once, from the ledger). Rebuilt for the days whose movements changed and the days of
-    customers whose labels changed; UNLOGGED (migration 0006).
+    customers whose labels changed; UNLOGGED (migration 0005).
     """
 
     pk = models.CompositePrimaryKey("day", "country", "channel")
@@ -230,7 +230,7 @@ class MrrDay(models.Model):
 class MrrPlanDay(models.Model):
     """The plan ledger's movements of one day summed per plan (the plan breakdowns' MRR
     days): no customer labels, so only changed days are ever rebuilt; plan names are joined
-    when read. UNLOGGED (migration 0006)."""
+    when read. UNLOGGED (migration 0005)."""
 
     pk = models.CompositePrimaryKey("day", "source", "plan_ref")
 
