@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from kpiplatform.kpis.context import SqlKPIContext
+from kpiplatform.kpis.context import SqlKPIContext, minor_units_sql
 from kpiplatform.kpis.models import LedgerState
 from kpiplatform.sdk import (
     MRR_DAYS_TABLE,
@@ -53,17 +53,41 @@ class LedgerBuild:
 def _segments_sql(context: SqlKPIContext, scoped: bool, key: str) -> str:
     # Only the columns the ledger reads: the segments are materialised once for the two
     # boundary lists, and narrower rows are faster to write and read back.
-    money = context.money_sql("s.mrr_minor", "s.currency", "s.starts_on")
+    # Each segment is converted at the rate of its first day (as ``money_sql``), looked up
+    # once per currency and day rather than once per segment (a year of daily rates serves
+    # thousands of segments), then joined back by hash.
+    reporting = context.reporting_currency.replace("'", "")
+    major = f"s.mrr_minor::numeric / {minor_units_sql('s.currency', reporting)}"
+    # The latest rate on or before the day; two of one day (two sources): the latest written.
+    rate = (
+        "(SELECT r.rate FROM data_exchange_rates r WHERE r.currency = d.currency "
+        "AND r.day <= d.starts_on AND r.deleted_at IS NULL ORDER BY r.day DESC, r.id DESC "
+        "LIMIT 1)"
+    )
     scope = (
         f"JOIN {_SCOPE} sc ON sc.source = s.source AND sc.customer_ref = s.customer_ref"
         if scoped
         else ""
     )
+    columns = ", ".join("s." + column for column in key.split(", "))
     return f"""
-        SELECT {", ".join("s." + column for column in key.split(", "))}, s.starts_on,
-               s.ends_on, {money} AS mrr
-        FROM data_mrr_segments s {scope}
-        WHERE s.deleted_at IS NULL AND s.mrr_minor <> 0
+        WITH segments AS MATERIALIZED (
+            SELECT {columns}, s.starts_on, s.ends_on, s.mrr_minor, s.currency
+            FROM data_mrr_segments s {scope}
+            WHERE s.deleted_at IS NULL AND s.mrr_minor <> 0
+        ),
+        rates AS (
+            SELECT d.currency, d.starts_on, {rate} AS rate
+            FROM (
+                SELECT DISTINCT currency, starts_on FROM segments
+                WHERE currency <> '{reporting}'
+            ) d
+        )
+        SELECT {columns}, s.starts_on, s.ends_on,
+               CASE WHEN s.currency = '{reporting}' THEN {major} ELSE {major} * r.rate END
+                   AS mrr
+        FROM segments s
+        LEFT JOIN rates r ON r.currency = s.currency AND r.starts_on = s.starts_on
     """
 
 

@@ -254,11 +254,13 @@ def rebuild_all(context: SqlKPIContext) -> None:
         # (the planner cannot estimate the number of local days and would hash, then sort).
         cursor.execute("SELECT set_config('work_mem', %s, true)", [BUILD_WORK_MEM])
         cursor.execute("SELECT set_config('enable_hashagg', 'off', true)")
-        # Every customer's labels are read anew.
         cursor.execute(
-            f"TRUNCATE {PAYMENT_DAYS_TABLE}, {CUSTOMER_FACTS_TABLE}, {REVENUE_DAYS_TABLE}, "
-            f"{RELABELLED_TABLE}"
+            f"TRUNCATE {PAYMENT_DAYS_TABLE}, {CUSTOMER_FACTS_TABLE}, {REVENUE_DAYS_TABLE}"
         )
+        # Every customer's labels are read anew. DELETE, not TRUNCATE, whose lock would hold
+        # up every write of customers (their triggers) until this build commits; a label
+        # written meanwhile stays recorded for the next refresh.
+        cursor.execute(f"DELETE FROM {RELABELLED_TABLE}")
         cursor.execute(_day_rates_sql(context), _params(context))
         # As for the ledger: into an empty table, build the indexes afterwards (rows arrive
         # by customer, so inserting each into the index by day would be random writes).
