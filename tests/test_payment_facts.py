@@ -270,10 +270,10 @@ def test_mrr_days_and_neighbouring_movements_follow_segment_changes(history):
         load_records(
             "mrr_segments",
             [
-                # A adds a second seat from March to May; B starts in April (one plan, as
-                # before: a new plan's breakdown would start in its first period).
-                mrr_segment("A", "2025-03-01", "2025-05-01", 100),
-                mrr_segment("B", "2025-04-01", None, 100),
+                # A adds a seat on a new plan from March to May; B starts on it in April:
+                # the new plan's breakdown starts in March, in both runs.
+                mrr_segment("A", "2025-03-01", "2025-05-01", 50),
+                mrr_segment("B", "2025-04-01", None, 50),
             ],
         )
         recompute_pending()
@@ -294,15 +294,17 @@ def test_mrr_days_and_neighbouring_movements_follow_segment_changes(history):
     days = {row[0]: (row[3], row[5], row[6], row[9], row[11]) for row in full[1]}
     assert days == {
         dt.date(2025, 1, 10): (100, None, None, 1, None),
-        dt.date(2025, 3, 1): (None, 100, None, 0, 100),
-        dt.date(2025, 4, 1): (100, None, None, 1, None),
-        dt.date(2025, 5, 1): (None, None, -100, 0, -100),
+        dt.date(2025, 3, 1): (None, 50, None, 0, 50),
+        dt.date(2025, 4, 1): (50, None, None, 1, None),
+        dt.date(2025, 5, 1): (None, None, -50, 0, -50),
     }
-    # By plan, the second seat on the same plan is an expansion of that plan too.
+    # By plan, the new plan's MRR is new business on it (A's own MRR expands).
     assert [row[:6] for row in full[2]] == [
         (dt.date(2025, 1, 10), "plan-100", 100, None, None, 100),
-        (dt.date(2025, 3, 1), "plan-100", None, 100, None, 100),
-        (dt.date(2025, 4, 1), "plan-100", 100, None, None, 100),
-        (dt.date(2025, 5, 1), "plan-100", None, None, -100, -100),
+        (dt.date(2025, 3, 1), "plan-50", 50, None, None, 50),
+        (dt.date(2025, 4, 1), "plan-50", 50, None, None, 50),
+        (dt.date(2025, 5, 1), "plan-50", None, None, None, -50),
     ]
+    assert ("mrr", "month", dt.date(2025, 2, 1), "plan", "plan-50") not in full[0]
+    assert full[0][("mrr", "month", dt.date(2025, 3, 1), "plan", "plan-50")][0] == 50
     assert incremental == full

@@ -36,7 +36,9 @@ Common rules:
 - Every stored value keeps its numerator and denominator, so several periods or segments can be
   combined correctly.
 - Breakdowns (by country, channel, plan, campaign) are computed for weeks, months, quarters and
-  years; daily values are company totals.
+  years; daily values are company totals. A segment has values from the first period it has
+  data in (a plan launched in March has no February value, rather than 0), and a customer's
+  records count under its current country, channel and campaign, for all its history.
 """
 
 

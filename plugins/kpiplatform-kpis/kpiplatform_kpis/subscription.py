@@ -223,11 +223,17 @@ per_period AS (
     GROUP BY {period_sets}
 ),
 segment_keys AS (
-    {total_key}
-    SELECT DISTINCT segment_kind, segment FROM per_period
+    -- Each segment from its first period (-infinity: it had movements before the first
+    -- period of the run), the company from the first.
+    SELECT segment_kind, segment, min(pstart) AS first FROM (
+        {total_key}
+        SELECT segment_kind, segment, pstart FROM per_period
+    ) keys
+    GROUP BY segment_kind, segment
 ),
 series AS (
-    -- Every segment has every period (zero rows fill the gaps), after its starting point.
+    -- Every segment has every period from its first one on (zero rows fill the gaps), and
+    -- none before: a run from any first day stores what a run over all history stores.
     SELECT segment_kind, segment, pstart,
            coalesce(sum(new), 0) AS new, coalesce(sum(reactivation), 0) AS reactivation,
            coalesce(sum(expansion), 0) AS expansion,
@@ -244,7 +250,7 @@ series AS (
         SELECT * FROM per_period
         UNION ALL
         SELECT k.segment_kind, k.segment, p.start, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-        FROM segment_keys k CROSS JOIN unnest(%(starts)s::date[]) AS p(start)
+        FROM segment_keys k JOIN unnest(%(starts)s::date[]) AS p(start) ON p.start >= k.first
     ) filled
     GROUP BY segment_kind, segment, pstart
     WINDOW w AS (PARTITION BY segment_kind, segment ORDER BY pstart)
@@ -392,7 +398,11 @@ def _facts(
         period_sets=period_sets,
         kind_expr=kind_expr,
         segment_expr=segment_expr,
-        total_key="" if by_plan else "SELECT '' AS segment_kind, '' AS segment UNION",
+        total_key=(
+            ""
+            if by_plan
+            else "SELECT '' AS segment_kind, '' AS segment, '-infinity'::date AS pstart UNION ALL"
+        ),
     )
     rows = context.query(
         sql,

@@ -14,13 +14,15 @@ By plan (each customer's MRR on each plan classified on its own):
 
 | | Basic Jan | Feb | Mar | Pro Jan | Feb | Mar | team Jan | Feb | Mar |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-| new business | 190 (A, B, D) | 0 | 0 | 200 (B) | 150 (A) | 0 | 0 | 80 | 0 |
-| reactivation | 0 | 0 | 40 (D) | 0 | 0 | 0 | 0 | 0 | 0 |
-| expansion | 0 | 0 | 20 (B) | 0 | 0 | 0 | 0 | 0 | 0 |
-| churn | −40 (D) | −100 (A) | 0 | 0 | 0 | −200 (B) | 0 | 0 | 0 |
-| MRR at end | 150 | 50 | 110 | 200 | 350 | 150 | 0 | 80 | 80 |
-| active at end | 2 (A, B) | 1 (B) | 2 (B, D) | 1 (B) | 2 (A, B) | 1 (A) | 0 | 1 | 1 |
-| ARPA | 75 | 50 | 55 | 200 | 175 | 150 | — | 80 | 80 |
+| new business | 190 (A, B, D) | 0 | 0 | 200 (B) | 150 (A) | 0 | none | 80 | 0 |
+| reactivation | 0 | 0 | 40 (D) | 0 | 0 | 0 | none | 0 | 0 |
+| expansion | 0 | 0 | 20 (B) | 0 | 0 | 0 | none | 0 | 0 |
+| churn | −40 (D) | −100 (A) | 0 | 0 | 0 | −200 (B) | none | 0 | 0 |
+| MRR at end | 150 | 50 | 110 | 200 | 350 | 150 | none | 80 | 80 |
+| active at end | 2 (A, B) | 1 (B) | 2 (B, D) | 1 (B) | 2 (A, B) | 1 (A) | none | 1 | 1 |
+| ARPA | 75 | 50 | 55 | 200 | 175 | 150 | none | 80 | 80 |
+
+A plan has values from the first period it has MRR movements in: team has none in January.
 
 The company: MRR 350, 480, 340 (the plans' MRR add up to it); active customers 2, 3, 4, while
 the plans' active customers add up to 3, 4, 4 (B counts in Basic and in Pro in Jan and Feb).
@@ -86,6 +88,12 @@ def by_plan(key: str, plan: str, grain: str = "month") -> list[Decimal | None]:
     return [stored[month].value if month in stored else "missing" for month in (JAN, FEB, MAR)]
 
 
+def summed_over_plans(key: str) -> list[Decimal]:
+    """The plans' values added up per month (a plan with no value yet adds nothing)."""
+    months = zip(*(by_plan(key, plan) for plan in EXPECTED), strict=True)
+    return [sum(v for v in values if v != "missing") for values in months]
+
+
 def total(key: str) -> list[Decimal | None]:
     stored = stored_values(key)
     return [stored[month].value for month in (JAN, FEB, MAR)]
@@ -117,11 +125,11 @@ EXPECTED = {
         "arpa": [200, 175, 150],
     },
     "team": {
-        "new_business_mrr": [0, 80, 0],
-        "churned_mrr": [0, 0, 0],
-        "mrr": [0, 80, 80],
-        "active_customers": [0, 1, 1],
-        "arpa": [None, 80, 80],
+        "new_business_mrr": ["missing", 80, 0],
+        "churned_mrr": ["missing", 0, 0],
+        "mrr": ["missing", 80, 80],
+        "active_customers": ["missing", 1, 1],
+        "arpa": ["missing", 80, 80],
     },
 }
 
@@ -140,25 +148,24 @@ def test_plans_mrr_adds_up_to_the_company_while_a_customer_on_two_plans_counts_i
 ):
     with plans_example.activate():
         assert total("mrr") == [350, 480, 340]
-        plans_mrr = [
-            sum(months) for months in zip(*(by_plan("mrr", p) for p in EXPECTED), strict=True)
-        ]
-        assert plans_mrr == total("mrr")
+        assert summed_over_plans("mrr") == total("mrr")
         assert total("active_customers") == [2, 3, 4]
-        plans_active = [
-            sum(months)
-            for months in zip(*(by_plan("active_customers", p) for p in EXPECTED), strict=True)
-        ]
-        assert plans_active == [3, 4, 4]
+        assert summed_over_plans("active_customers") == [3, 4, 4]
         # The company's movements are classified per customer: A's move is an expansion.
         assert total("expansion_mrr") == [200, 50, 20]
 
 
 def test_an_undefined_plan_value_keeps_its_reason(plans_example):
     with plans_example.activate():
-        team_jan = stored_values("arpa", segment_kind="plan", segment="team")[JAN]
-    assert team_jan.value is None
-    assert team_jan.reason == "no active customers at the end of the period"
+        # C leaves team on 1 March: team has no active customer at the end of March.
+        load_records(
+            "mrr_segments",
+            [on_plan("team", "c1", mrr_segment("C", "2025-02-05", "2025-03-01", 80))],
+        )
+        recompute_pending()
+        team_mar = stored_values("arpa", segment_kind="plan", segment="team")[MAR]
+    assert team_mar.value is None
+    assert team_mar.reason == "no active customers at the end of the period"
 
 
 def test_only_the_kpis_where_a_plan_means_something_break_down_by_plan(plans_example):
@@ -182,8 +189,8 @@ def test_a_plan_switch_at_the_same_price_moves_the_plan_breakdown_after_a_sync(p
         )
         recompute_pending()
         assert total("mrr") == [350, 480, 340]
-        assert by_plan("mrr", "team") == [0, 80, 0]
-        assert by_plan("churned_mrr", "team") == [0, 0, -80]
+        assert by_plan("mrr", "team") == ["missing", 80, 0]
+        assert by_plan("churned_mrr", "team") == ["missing", 0, -80]
         assert by_plan("mrr", "Pro") == [200, 350, 230]
         assert by_plan("new_business_mrr", "Pro") == [200, 150, 80]
         assert by_plan("active_customers", "Pro") == [1, 2, 2]
