@@ -3,7 +3,9 @@
 Each KPI computes every period of a grain in one call (SQL inside PostgreSQL); the engine
 replaces the stored values of the computed periods with one COPY per KPI and grain, so values
 that are no longer produced are removed. A KPI that fails is logged and recorded against it;
-the others carry on. Pages and the API read the stored values only.
+the others carry on. KPIs that do not depend on each other are computed on two database
+connections at once (``KPI_COMPUTE_CONNECTIONS``). Pages and the API read the stored values
+only.
 """
 
 from __future__ import annotations
