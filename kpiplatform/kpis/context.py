@@ -38,6 +38,24 @@ def minor_units_sql(currency_column: str, common: str = "") -> str:
     return f"(CASE {first}{cases} ELSE 100::numeric END)"
 
 
+# The label of records whose customer has no country, channel or campaign (or no record).
+UNKNOWN_LABEL = "unknown"
+
+
+def label_sql(column: str) -> str:
+    """SQL for a customer label: the text of ``column``, or ``unknown`` when empty or NULL."""
+    return f"coalesce(nullif({column}, ''), '{UNKNOWN_LABEL}')"
+
+
+def rate_sql(currency: str, day: str) -> str:
+    """SQL for the latest exchange rate of ``currency`` on or before ``day`` (NULL: none);
+    of two rates of one day (two sources), the latest written."""
+    return (
+        f"(SELECT r.rate FROM data_exchange_rates r WHERE r.currency = {currency} "
+        f"AND r.day <= ({day}) AND r.deleted_at IS NULL ORDER BY r.day DESC, r.id DESC LIMIT 1)"
+    )
+
+
 @dataclass
 class SqlKPIContext:
     """Implements kpiplatform.sdk.KPIContext for the company whose schema is active."""
@@ -68,11 +86,7 @@ class SqlKPIContext:
         reporting = self.reporting_currency.replace("'", "")
         major = f"({amount_minor})::numeric / {minor_units_sql(currency, reporting)}"
         # Column names come from KPI code, never from user input.
-        rate = (
-            "(SELECT r.rate FROM data_exchange_rates r WHERE r.currency = "
-            f"{currency} AND r.day <= ({day}) AND r.deleted_at IS NULL "
-            "ORDER BY r.day DESC LIMIT 1)"
-        )
+        rate = rate_sql(currency, day)
         return f"(CASE WHEN {currency} = '{reporting}' THEN {major} ELSE {major} * {rate} END)"
 
     def local_date_sql(self, timestamp: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from kpiplatform.kpis.context import SqlKPIContext, minor_units_sql
+from kpiplatform.kpis.context import SqlKPIContext, label_sql, minor_units_sql, rate_sql
 from kpiplatform.kpis.models import LedgerState
 from kpiplatform.sdk import (
     MRR_DAYS_TABLE,
@@ -58,12 +58,7 @@ def _segments_sql(context: SqlKPIContext, scoped: bool, key: str) -> str:
     # thousands of segments), then joined back by hash.
     reporting = context.reporting_currency.replace("'", "")
     major = f"s.mrr_minor::numeric / {minor_units_sql('s.currency', reporting)}"
-    # The latest rate on or before the day; two of one day (two sources): the latest written.
-    rate = (
-        "(SELECT r.rate FROM data_exchange_rates r WHERE r.currency = d.currency "
-        "AND r.day <= d.starts_on AND r.deleted_at IS NULL ORDER BY r.day DESC, r.id DESC "
-        "LIMIT 1)"
-    )
+    rate = rate_sql("d.currency", "d.starts_on")
     scope = (
         f"JOIN {_SCOPE} sc ON sc.source = s.source AND sc.customer_ref = s.customer_ref"
         if scoped
@@ -197,8 +192,7 @@ def _changed_days_sql(table: str, old: str, columns: str) -> str:
 MRR_DAYS_SQL = f"""
     INSERT INTO {MRR_DAYS_TABLE} (day, country, channel, new, reactivation, expansion,
         contraction, churn, net, starts, churns, cohort_change, cohort_loss, cohort_lost)
-    SELECT m.day, coalesce(nullif(c.country, ''), 'unknown'),
-           coalesce(nullif(c.channel, ''), 'unknown'),
+    SELECT m.day, {label_sql("c.country")}, {label_sql("c.channel")},
            sum(m.amount) FILTER (WHERE m.kind = 'new'),
            sum(m.amount) FILTER (WHERE m.kind = 'reactivation'),
            sum(m.amount) FILTER (WHERE m.kind = 'expansion'),

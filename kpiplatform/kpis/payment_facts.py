@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from kpiplatform.kpis import ledger
-from kpiplatform.kpis.context import SqlKPIContext, minor_units_sql
+from kpiplatform.kpis.context import SqlKPIContext, label_sql, minor_units_sql
 from kpiplatform.sdk import (
     CUSTOMER_FACTS_TABLE,
     MRR_DAYS_TABLE,
@@ -46,7 +46,6 @@ DAY_INDEX = "payment_day_day"  # PaymentDay.Meta.indexes
 RELABELLED_TABLE = "kpis_relabelled_customer"
 # The days whose revenue days a refresh rebuilds, in a temporary table of the transaction.
 _REVENUE_SCOPE = "_revenue_days_scope"
-UNKNOWN_LABEL = "unknown"
 PAYING_GRAINS = ("week", "month", "quarter", "year")
 
 
@@ -186,7 +185,7 @@ def _revenue_days_sql(scoped: bool) -> str:
         f"d.previous_charge_day < date_trunc('{grain}', d.day::timestamp)::date))"
         for grain in PAYING_GRAINS
     )
-    labels = ", ".join(_label_sql(f"c.{label}") for label in ("country", "channel"))
+    labels = ", ".join(label_sql(f"c.{label}") for label in ("country", "channel"))
     # The days as an array: the day index serves it whatever the planner guesses of a table.
     scope = "AND d.day = ANY(%(days)s::date[])" if scoped else ""
     return f"""
@@ -215,7 +214,7 @@ def _customer_facts_sql(scoped: bool) -> str:
         INSERT INTO {CUSTOMER_FACTS_TABLE} (source, customer_ref, first_paid_day,
                                             revenue_to_date, country, channel, campaign)
         SELECT f.source, f.customer_ref, f.first_paid_day, f.revenue,
-               {", ".join(_label_sql("c." + label) for label in ("country", "channel", "campaign"))}
+               {", ".join(label_sql("c." + label) for label in ("country", "channel", "campaign"))}
         FROM (
             SELECT source, customer_ref, min(first_day) AS first_paid_day,
                    sum(revenue) AS revenue
@@ -236,10 +235,6 @@ def _customer_facts_sql(scoped: bool) -> str:
         LEFT JOIN data_customers c
                ON c.source = f.source AND c.external_id = f.customer_ref AND c.deleted_at IS NULL
     """
-
-
-def _label_sql(column: str) -> str:
-    return f"coalesce(nullif({column}, ''), '{UNKNOWN_LABEL}')"
 
 
 def _params(context: SqlKPIContext, **extra) -> dict:
