@@ -185,6 +185,18 @@ def _changed_days_sql(table: str, old: str, columns: str) -> str:
     """
 
 
+# The sums of both day tables (MrrMovementSums): new, reactivation, expansion, contraction,
+# churn, net, starts, churns.
+_MOVEMENT_SUMS = """
+           sum(m.amount) FILTER (WHERE m.kind = 'new'),
+           sum(m.amount) FILTER (WHERE m.kind = 'reactivation'),
+           sum(m.amount) FILTER (WHERE m.kind = 'expansion'),
+           sum(m.amount) FILTER (WHERE m.kind = 'contraction'),
+           sum(m.amount) FILTER (WHERE m.kind = 'churn'),
+           sum(m.amount),
+           count(*) FILTER (WHERE m.kind IN ('new', 'reactivation')),
+           count(*) FILTER (WHERE m.kind = 'churn')"""
+
 # The MRR days: the movements of each day summed per customer country and channel, with
 # each movement's retention figures as if it were its customer's only one in its period.
 # Every sum depends on the kind and amount of the movements alone (MRR before a movement is
@@ -193,14 +205,7 @@ MRR_DAYS_SQL = f"""
     INSERT INTO {MRR_DAYS_TABLE} (day, country, channel, new, reactivation, expansion,
         contraction, churn, net, starts, churns, cohort_change, cohort_loss, cohort_lost)
     SELECT m.day, {label_sql("c.country")}, {label_sql("c.channel")},
-           sum(m.amount) FILTER (WHERE m.kind = 'new'),
-           sum(m.amount) FILTER (WHERE m.kind = 'reactivation'),
-           sum(m.amount) FILTER (WHERE m.kind = 'expansion'),
-           sum(m.amount) FILTER (WHERE m.kind = 'contraction'),
-           sum(m.amount) FILTER (WHERE m.kind = 'churn'),
-           sum(m.amount),
-           count(*) FILTER (WHERE m.kind IN ('new', 'reactivation')),
-           count(*) FILTER (WHERE m.kind = 'churn'),
+           {_MOVEMENT_SUMS},
            sum(m.mrr_after - m.mrr_before) FILTER (WHERE m.mrr_before > 0),
            sum(least(m.mrr_after - m.mrr_before, 0)) FILTER (WHERE m.mrr_before > 0),
            count(*) FILTER (WHERE m.mrr_before > 0 AND m.mrr_after = 0)
@@ -218,14 +223,7 @@ MRR_PLAN_DAYS_SQL = f"""
     INSERT INTO {MRR_PLAN_DAYS_TABLE} (day, source, plan_ref, new, reactivation, expansion,
         contraction, churn, net, starts, churns)
     SELECT m.day, m.source, m.plan_ref,
-           sum(m.amount) FILTER (WHERE m.kind = 'new'),
-           sum(m.amount) FILTER (WHERE m.kind = 'reactivation'),
-           sum(m.amount) FILTER (WHERE m.kind = 'expansion'),
-           sum(m.amount) FILTER (WHERE m.kind = 'contraction'),
-           sum(m.amount) FILTER (WHERE m.kind = 'churn'),
-           sum(m.amount),
-           count(*) FILTER (WHERE m.kind IN ('new', 'reactivation')),
-           count(*) FILTER (WHERE m.kind = 'churn')
+           {_MOVEMENT_SUMS}
     FROM {PLAN_MOVEMENTS_TABLE} m
     {{where}}
     GROUP BY 1, 2, 3

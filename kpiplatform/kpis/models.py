@@ -191,7 +191,24 @@ class CustomerFact(models.Model):
         return f"{self.customer_ref} first paid {self.first_paid_day}"
 
 
-class MrrDay(models.Model):
+class MrrMovementSums(models.Model):
+    """A day's movements of one kind summed (None: none of that kind), all of them (net), and
+    the customers starting (new business and reactivations) and churning."""
+
+    new = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    reactivation = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    expansion = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    contraction = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    churn = models.DecimalField(max_digits=30, decimal_places=12, null=True)
+    net = models.DecimalField(max_digits=30, decimal_places=12)
+    starts = models.IntegerField()
+    churns = models.IntegerField()
+
+    class Meta:
+        abstract = True
+
+
+class MrrDay(MrrMovementSums):
     """The MRR movements of one day summed per customer country and channel.
 
     What the movement KPIs aggregate instead of the ledger itself: the sums of each kind,
@@ -206,14 +223,6 @@ class MrrDay(models.Model):
     day = models.DateField()
     country = models.CharField(max_length=64)  # "unknown" when the customer has none
     channel = models.CharField(max_length=255)
-    new = models.DecimalField(max_digits=30, decimal_places=12, null=True)
-    reactivation = models.DecimalField(max_digits=30, decimal_places=12, null=True)
-    expansion = models.DecimalField(max_digits=30, decimal_places=12, null=True)
-    contraction = models.DecimalField(max_digits=30, decimal_places=12, null=True)
-    churn = models.DecimalField(max_digits=30, decimal_places=12, null=True)
-    net = models.DecimalField(max_digits=30, decimal_places=12)
-    starts = models.IntegerField()  # new business and reactivations
-    churns = models.IntegerField()
     # Over the movements of customers with MRR before them: the change, the loss (the
     # change, or 0 when MRR rose) and how many left.
     cohort_change = models.DecimalField(max_digits=30, decimal_places=12, null=True)
@@ -227,7 +236,7 @@ class MrrDay(models.Model):
         return f"{self.day} {self.country} {self.channel} {self.net}"
 
 
-class MrrPlanDay(models.Model):
+class MrrPlanDay(MrrMovementSums):
     """The plan ledger's movements of one day summed per plan (the plan breakdowns' MRR
     days): no customer labels, so only changed days are ever rebuilt; plan names are joined
     when read. UNLOGGED (migration 0005)."""
@@ -237,14 +246,6 @@ class MrrPlanDay(models.Model):
     day = models.DateField()
     source = models.CharField(max_length=64)
     plan_ref = models.CharField(max_length=255)
-    new = models.DecimalField(max_digits=30, decimal_places=12, null=True)
-    reactivation = models.DecimalField(max_digits=30, decimal_places=12, null=True)
-    expansion = models.DecimalField(max_digits=30, decimal_places=12, null=True)
-    contraction = models.DecimalField(max_digits=30, decimal_places=12, null=True)
-    churn = models.DecimalField(max_digits=30, decimal_places=12, null=True)
-    net = models.DecimalField(max_digits=30, decimal_places=12)
-    starts = models.IntegerField()
-    churns = models.IntegerField()
 
     class Meta:
         db_table = "kpis_mrr_plan_day"
