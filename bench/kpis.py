@@ -33,7 +33,8 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_tenants.utils import schema_context  # noqa: E402
 
-from kpiplatform.kpis import engine, ledger, recompute  # noqa: E402
+from kpiplatform.facts import ledger  # noqa: E402
+from kpiplatform.kpis import engine, recompute  # noqa: E402
 from kpiplatform.kpis.registry import registered_kpis  # noqa: E402
 from kpiplatform.sdk import DatasetChanges  # noqa: E402
 from kpiplatform.tenants import provisioning  # noqa: E402

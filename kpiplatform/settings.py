@@ -97,6 +97,7 @@ TENANT_APPS = [
     "axes",
     "kpiplatform.plugins",
     "kpiplatform.data",
+    "kpiplatform.facts",
     "kpiplatform.kpis",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))

@@ -16,15 +16,10 @@ from django.utils import timezone
 from psycopg import sql
 
 from kpiplatform.data.models import MrrSegment
-from kpiplatform.kpis import engine, ledger
-from kpiplatform.kpis.models import (
-    DataWarning,
-    KPIComputation,
-    LedgerDirtyCustomer,
-    MrrMovement,
-    PendingChange,
-    StoredKPIValue,
-)
+from kpiplatform.facts import ledger
+from kpiplatform.facts.models import DataWarning, LedgerDirtyCustomer, MrrMovement
+from kpiplatform.kpis import engine
+from kpiplatform.kpis.models import KPIComputation, PendingChange, StoredKPIValue
 from kpiplatform.kpis.registry import registered_kpis
 from kpiplatform.plugins.models import PluginError
 from kpiplatform.sdk import KPI, Grain, KPIResult, KPIValue

@@ -9,17 +9,16 @@ from decimal import Decimal
 import pytest
 
 from kpiplatform.data.writer import BulkWriter
-from kpiplatform.kpis.models import (
+from kpiplatform.facts.models import (
     CustomerFact,
     DataWarning,
     MrrDay,
     MrrMovement,
     MrrPlanDay,
     PaymentDay,
-    PendingChange,
     RevenueDay,
-    StoredKPIValue,
 )
+from kpiplatform.kpis.models import PendingChange, StoredKPIValue
 from kpiplatform.testing.data import load_records
 from kpiplatform.testing.kpis import (
     configure_company,

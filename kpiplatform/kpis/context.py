@@ -10,50 +10,9 @@ from typing import Any
 
 from django.db import connection
 
+from kpiplatform.facts.money import literal, rate_on_sql, to_reporting_sql
 from kpiplatform.kpis.models import StoredKPIValue
 from kpiplatform.sdk import KPIResult, Period
-
-# ISO 4217 minor-unit exponents that are not 2; every other currency has 2 decimals.
-CURRENCY_EXPONENTS = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}  # fmt: skip
-
-
-def minor_units_sql(currency_column: str, common: str = "") -> str:
-    """SQL for the number of minor units in one major unit of the currency in
-    ``currency_column``, testing the ``common`` currency first. Numeric literals per case:
-    this is evaluated for every payment, where ``power()`` and a long CASE add up."""
-    by_exponent: dict[int, list[str]] = {}
-    for code, exp in sorted(CURRENCY_EXPONENTS.items()):
-        by_exponent.setdefault(exp, []).append(f"'{code}'")
-    cases = " ".join(
-        f"WHEN {currency_column} IN ({', '.join(codes)}) THEN {10**exp}::numeric"
-        for exp, codes in sorted(by_exponent.items())
-    )
-    first = ""
-    if common and CURRENCY_EXPONENTS.get(common, 2) == 2:
-        first = f"WHEN {currency_column} = '{common}' THEN 100::numeric "
-    return f"(CASE {first}{cases} ELSE 100::numeric END)"
-
-
-# The label of records whose customer has no country, channel or campaign (or no record).
-UNKNOWN_LABEL = "unknown"
-
-
-def label_sql(column: str) -> str:
-    """SQL for a customer label: the text of ``column``, or ``unknown`` when empty or NULL."""
-    return f"coalesce(nullif({column}, ''), '{UNKNOWN_LABEL}')"
-
-
-def rate_sql(currency: str, day: str) -> str:
-    """SQL for the latest exchange rate of ``currency`` on or before ``day`` (NULL: none);
-    of two rates of one day (two sources), the latest written."""
-    return (
-        f"(SELECT r.rate FROM data_exchange_rates r WHERE r.currency = {currency} "
-        f"AND r.day <= ({day}) AND r.deleted_at IS NULL ORDER BY r.day DESC, r.id DESC LIMIT 1)"
-    )
 
 
 @dataclass
@@ -83,16 +42,14 @@ class SqlKPIContext:
         """SQL converting ``amount_minor`` of ``currency`` to major units of the reporting
         currency, at the latest rate on or before ``day``. NULL when no rate is known: the
         caller leaves such records out and reports them as a data-quality warning."""
-        reporting = self.reporting_currency.replace("'", "")
-        major = f"({amount_minor})::numeric / {minor_units_sql(currency, reporting)}"
         # Column names come from KPI code, never from user input.
-        rate = rate_sql(currency, day)
-        return f"(CASE WHEN {currency} = '{reporting}' THEN {major} ELSE {major} * {rate} END)"
+        return to_reporting_sql(
+            amount_minor, currency, self.reporting_currency, rate_on_sql(currency, day)
+        )
 
     def local_date_sql(self, timestamp: str) -> str:
         """SQL for the calendar day of ``timestamp`` in the company's time zone."""
-        zone = self.time_zone.replace("'", "")
-        return f"(({timestamp}) AT TIME ZONE '{zone}')::date"
+        return f"(({timestamp}) AT TIME ZONE {literal(self.time_zone)})::date"
 
 
 def _stored_values(key: str, periods: Sequence[Period]) -> dict[Period, KPIResult]:

@@ -27,14 +27,12 @@ from django_tenants.utils import schema_context
 
 from kpiplatform import plugins
 from kpiplatform.data.models import DATASETS
-from kpiplatform.kpis import ledger, payment_facts
+from kpiplatform.facts import refresh
 from kpiplatform.kpis.context import SqlKPIContext
 from kpiplatform.kpis.models import CompanySettings, KPIComputation
 from kpiplatform.kpis.registry import registered_kpis, registered_kpis_by_plugin
 from kpiplatform.sdk import (
-    FIRST_PAID_DAYS,
     KPI,
-    REVENUE_TO_DATE,
     DatasetChanges,
     Grain,
     KPIValue,
@@ -46,8 +44,6 @@ logger = logging.getLogger(__name__)
 ALL_GRAINS: tuple[Grain, ...] = tuple(Grain)
 # Reference data that does not place anything in time; it never widens the computed range.
 _TIMELESS_DATASETS = {"exchange_rates", "plans"}
-# Datasets whose change invalidates every stored money value (conversion), hence every KPI.
-_EVERYTHING_DATASETS = {"exchange_rates"}
 
 
 class KPIDependencyCycle(ValueError):
@@ -488,63 +484,25 @@ def _record_failure(key: str, error: str, failed_at: dt.datetime) -> None:
     )
 
 
-def rebuild_facts(context: SqlKPIContext) -> None:
-    """Rebuild everything derived from the datasets that KPIs read: the MRR ledgers, the
-    payment days and the customer facts."""
-    ledger.rebuild_all(context)
-    payment_facts.rebuild_all(context)
-    # Fresh statistics: the KPI queries plan on the rebuilt ledger's real size.
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE kpis_mrr_movement")
-
-
 def recompute_everything(context: SqlKPIContext | None = None) -> ComputationReport:
     """Rebuild the derived facts and recompute every KPI at every grain (settings changed, a
     new deployment, ``manage.py recompute_kpis``)."""
     context = context or build_context()
-    rebuild_facts(context)
+    refresh.rebuild_all(context)
     return compute_kpis(context=context)
 
 
 def recompute_after_changes(changes: DatasetChanges) -> ComputationReport:
-    """Recompute what ``changes`` touch: the derived facts of the changed days and customers,
-    then each KPI reading a changed dataset, from its first changed day to today (MRR-type
-    values are cumulative, so every later period moves too)."""
+    """Recompute what ``changes`` touch: the derived facts of the changed days and customers
+    (:mod:`kpiplatform.facts.refresh`), then each KPI reading a changed dataset or fact, from
+    its first changed day to today (MRR-type values are cumulative, so every later period
+    moves too)."""
     if not changes.ranges:
         return ComputationReport()
     context = build_context()
+    changed = refresh.refresh(context, changes)
+    if changed is None:  # rebuilt entirely: any period of any KPI may have moved
+        return compute_kpis(context=context)
     kpis = registered_kpis()
-    # The writer reports the days a change may fall on in any time zone (the UTC days of
-    # timestamps, widened by a day on each side): they are the company's days to recompute.
-    changed: dict[str, dt.date | None] = {
-        name: first for name, (first, _) in changes.ranges.items()
-    }
-    if set(changed) & _EVERYTHING_DATASETS or payment_facts.lost_after_crash(
-        changes.ranges.get("payments")
-    ):
-        return recompute_everything(context)
-    rebuilt_customers: tuple[tuple[str, str], ...] = ()
-    if "mrr_segments" in changed:
-        build = ledger.rebuild_changed(context)
-        if build.customers is None:  # rebuilt entirely (first build, or lost after a crash)
-            payment_facts.rebuild_all(context)
-            return compute_kpis(context=context)
-        if build.first_changed_day is not None:
-            changed["mrr_segments"] = min(changed["mrr_segments"], build.first_changed_day)
-        rebuilt_customers = build.rebuilt
-    payment_days = None
-    if "payments" in changed:
-        payment_days = (changed["payments"], changes.ranges["payments"][1])
-    if payment_days or rebuilt_customers or "customers" in changed:
-        refresh = payment_facts.refresh(context, payment_days, rebuilt_customers)
-        for name, day in (
-            (FIRST_PAID_DAYS, refresh.first_paid_days),
-            (REVENUE_TO_DATE, refresh.revenue_to_date),
-            # A customer's new labels move the breakdowns of all its days, before the day
-            # the writer reports for the customer (its creation) too.
-            ("customers", refresh.relabelled),
-        ):
-            if day is not None:
-                changed[name] = min(day, changed.get(name, day))
     keys = dependents_of(kpis, [k for k, kpi in kpis.items() if set(changed) & set(kpi.requires)])
     return compute_kpis(keys=sorted(keys), context=context, changed_since=changed)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from django.utils import timezone
 
-from kpiplatform.kpis import engine
+from kpiplatform.facts import refresh as facts_refresh
 from kpiplatform.sdk import KPI, Grain, KPIContext, KPIResult, KPIValue, Period
 
 
@@ -70,7 +70,7 @@ def compute(acme) -> Callable:
         kpi: KPI, context: KPIContext, grain: Grain, first_day: dt.date, last_day: dt.date
     ) -> Computed:
         with acme.activate():
-            engine.rebuild_facts(context)
+            facts_refresh.rebuild_all(context)
             return Computed(list(kpi.compute(context, Period.between(grain, first_day, last_day))))
 
     return run

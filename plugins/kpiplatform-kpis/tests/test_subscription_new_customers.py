@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from kpiplatform.facts import refresh as facts_refresh
 from kpiplatform.kpis import engine
 from kpiplatform.kpis.models import StoredKPIValue
 from kpiplatform.testing.data import load_records
@@ -63,7 +64,7 @@ def test_new_customers_counts_each_customer_on_its_first_paid_day(acme):
                 _payment("", dt.datetime(2025, 1, 15, 12, tzinfo=utc)),
             ],
         )
-        engine.rebuild_facts(engine.build_context())
+        facts_refresh.rebuild_all(engine.build_context())
         expected = {
             dt.date(2024, 12, 1): 1,
             dt.date(2025, 1, 1): 0,

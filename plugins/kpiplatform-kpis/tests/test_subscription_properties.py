@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kpiplatform.data.models import MrrSegment
+from kpiplatform.facts import refresh as facts_refresh
 from kpiplatform.kpis import engine
 from kpiplatform.sdk import Grain, Period
 from kpiplatform.testing.data import load_records
@@ -59,7 +60,7 @@ def test_movements_add_up_to_the_change_of_mrr_at_every_grain(acme, segments):
         MrrSegment.objects.all().delete()
         load_records("mrr_segments", segments)
         context = engine.build_context()
-        engine.rebuild_facts(context)
+        facts_refresh.rebuild_all(context)
         report = engine.compute_kpis(
             keys=["mrr", "net_new_mrr"], first_day=FIRST, last_day=LAST, context=context
         )

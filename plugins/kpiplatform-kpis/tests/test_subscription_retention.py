@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kpiplatform.data.models import Customer, MrrSegment
+from kpiplatform.facts import refresh as facts_refresh
 from kpiplatform.kpis import engine
 from kpiplatform.kpis.models import StoredKPIValue
 from kpiplatform.sdk import Grain, Period
@@ -84,7 +85,7 @@ def _load_example() -> None:
         "customers", [{"external_id": c, "country": country} for c, country in COUNTRIES.items()]
     )
     load_records("mrr_segments", SEGMENTS)
-    engine.rebuild_facts(engine.build_context())
+    facts_refresh.rebuild_all(engine.build_context())
 
 
 def _compute(first_day: dt.date | None, last_day: dt.date = LAST_DAY, keys=KEYS) -> None:
@@ -223,7 +224,7 @@ def test_retention_matches_the_segments_and_later_recomputes_match_full_ones(acm
         StoredKPIValue.objects.all().delete()
         load_records("customers", [{"external_id": "A", "country": "FR"}])
         load_records("mrr_segments", segments)
-        engine.rebuild_facts(engine.build_context())
+        facts_refresh.rebuild_all(engine.build_context())
         keys = [*KEYS, "arpa"]
         _compute(FIRST, LAST, keys)
         for grain in (Grain.WEEK, Grain.MONTH, Grain.QUARTER):

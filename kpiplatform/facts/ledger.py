@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from kpiplatform.kpis.context import SqlKPIContext, label_sql, minor_units_sql, rate_sql
-from kpiplatform.kpis.models import LedgerState
+from kpiplatform.facts.labels import label_sql
+from kpiplatform.facts.models import LedgerDirtyCustomer, LedgerState
+from kpiplatform.facts.money import day_rates_sql, literal, to_reporting_sql
 from kpiplatform.sdk import (
     MRR_DAYS_TABLE,
     MRR_MOVEMENTS_TABLE,
     MRR_PLAN_DAYS_TABLE,
     MRR_PLAN_MOVEMENTS_TABLE,
+    KPIContext,
 )
 
 NO_RATE_WARNING = "mrr_segment_without_rate"
@@ -33,7 +35,7 @@ NO_RATE_WARNING = "mrr_segment_without_rate"
 _SCOPE = "_ledger_scope"
 # Customers whose segments changed since the last build, filled by triggers on the segments
 # (migration 0003): rows appear when the writes commit.
-DIRTY_TABLE = "kpis_ledger_dirty_customer"
+DIRTY_TABLE = LedgerDirtyCustomer._meta.db_table
 MOVEMENTS_TABLE = MRR_MOVEMENTS_TABLE
 PLAN_MOVEMENTS_TABLE = MRR_PLAN_MOVEMENTS_TABLE
 
@@ -50,15 +52,17 @@ class LedgerBuild:
     rebuilt: tuple[tuple[str, str], ...] = ()
 
 
-def _segments_sql(context: SqlKPIContext, scoped: bool, key: str) -> str:
+def _segments_sql(context: KPIContext, scoped: bool, key: str) -> str:
     # Only the columns the ledger reads: the segments are materialised once for the two
     # boundary lists, and narrower rows are faster to write and read back.
     # Each segment is converted at the rate of its first day (as ``money_sql``), looked up
     # once per currency and day rather than once per segment (a year of daily rates serves
     # thousands of segments), then joined back by hash.
-    reporting = context.reporting_currency.replace("'", "")
-    major = f"s.mrr_minor::numeric / {minor_units_sql('s.currency', reporting)}"
-    rate = rate_sql("d.currency", "d.starts_on")
+    reporting = context.reporting_currency
+    foreign_days = (
+        f"SELECT currency, starts_on AS day FROM segments WHERE currency <> {literal(reporting)}"
+    )
+    mrr = to_reporting_sql("s.mrr_minor", "s.currency", reporting, "r.rate")
     scope = (
         f"JOIN {_SCOPE} sc ON sc.source = s.source AND sc.customer_ref = s.customer_ref"
         if scoped
@@ -71,22 +75,14 @@ def _segments_sql(context: SqlKPIContext, scoped: bool, key: str) -> str:
             FROM data_mrr_segments s {scope}
             WHERE s.deleted_at IS NULL AND s.mrr_minor <> 0
         ),
-        rates AS (
-            SELECT d.currency, d.starts_on, {rate} AS rate
-            FROM (
-                SELECT DISTINCT currency, starts_on FROM segments
-                WHERE currency <> '{reporting}'
-            ) d
-        )
-        SELECT {columns}, s.starts_on, s.ends_on,
-               CASE WHEN s.currency = '{reporting}' THEN {major} ELSE {major} * r.rate END
-                   AS mrr
+        rates AS ({day_rates_sql(foreign_days)})
+        SELECT {columns}, s.starts_on, s.ends_on, {mrr} AS mrr
         FROM segments s
-        LEFT JOIN rates r ON r.currency = s.currency AND r.starts_on = s.starts_on
+        LEFT JOIN rates r ON r.currency = s.currency AND r.day = s.starts_on
     """
 
 
-def movements_sql(context: SqlKPIContext, scoped: bool = False, by_plan: bool = False) -> str:
+def movements_sql(context: KPIContext, scoped: bool = False, by_plan: bool = False) -> str:
     """SELECT of the ledger's rows (source, customer_ref, day, kind, amount, mrr_before,
     mrr_after, previous_day, next_day) from the segments, for every customer or for those in
     the scope table.
@@ -135,10 +131,10 @@ def movements_sql(context: SqlKPIContext, scoped: bool = False, by_plan: bool = 
     """
 
 
-def _warnings_sql(context: SqlKPIContext, scoped: bool) -> str:
+def _warnings_sql(context: KPIContext, scoped: bool) -> str:
     # A segment has no rate when its currency has none on or before its first day: a join
     # to each currency's first rate, instead of converting every foreign segment again.
-    reporting = context.reporting_currency.replace("'", "")
+    reporting = literal(context.reporting_currency)
     scope = (
         f"JOIN {_SCOPE} sc ON sc.source = s.source AND sc.customer_ref = s.customer_ref"
         if scoped
@@ -147,8 +143,8 @@ def _warnings_sql(context: SqlKPIContext, scoped: bool) -> str:
     return f"""
         INSERT INTO kpis_data_warning
             (kind, dataset, source, external_id, customer_ref, day, message, created_at)
-        SELECT '{NO_RATE_WARNING}', 'mrr_segments', s.source, s.external_id, s.customer_ref,
-               s.starts_on,
+        SELECT {literal(NO_RATE_WARNING)}, 'mrr_segments', s.source, s.external_id,
+               s.customer_ref, s.starts_on,
                'MRR segment ' || s.external_id || ' of customer ' || s.customer_ref
                || ' is left out: no ' || s.currency || ' exchange rate on or before '
                || s.starts_on, now()
@@ -157,7 +153,7 @@ def _warnings_sql(context: SqlKPIContext, scoped: bool) -> str:
             SELECT currency, min(day) AS day FROM data_exchange_rates
             WHERE deleted_at IS NULL GROUP BY currency
         ) first_rate ON first_rate.currency = s.currency
-        WHERE s.deleted_at IS NULL AND s.mrr_minor <> 0 AND s.currency <> '{reporting}'
+        WHERE s.deleted_at IS NULL AND s.mrr_minor <> 0 AND s.currency <> {reporting}
           AND (first_rate.day IS NULL OR s.starts_on < first_rate.day)
     """
 
@@ -247,7 +243,7 @@ def rebuild_day_sums(cursor, days: Sequence[dt.date] | None = None, by_plan: boo
     cursor.execute(sql.format(where="WHERE m.day = ANY(%(days)s::date[])"), params)
 
 
-def rebuild_all(context: SqlKPIContext, ledgers: Sequence[tuple] = LEDGERS) -> LedgerBuild:
+def rebuild_all(context: KPIContext, ledgers: Sequence[tuple] = LEDGERS) -> LedgerBuild:
     """Rebuild the whole ledger (after a settings change or an exchange-rate change).
 
     ``ledgers`` narrows the build to some of :data:`LEDGERS` (benchmarks time them apart).
@@ -270,7 +266,7 @@ def rebuild_all(context: SqlKPIContext, ledgers: Sequence[tuple] = LEDGERS) -> L
     return LedgerBuild(None, None)
 
 
-def _insert_movements(cursor, context: SqlKPIContext, table: str, scoped: bool, by_plan: bool):
+def _insert_movements(cursor, context: KPIContext, table: str, scoped: bool, by_plan: bool):
     plan = "plan_ref, " if by_plan else ""
     neighbours = "" if by_plan else ", previous_day, next_day"
     cursor.execute(
@@ -279,7 +275,7 @@ def _insert_movements(cursor, context: SqlKPIContext, table: str, scoped: bool, 
     )
 
 
-def rebuild_changed(context: SqlKPIContext) -> LedgerBuild:
+def rebuild_changed(context: KPIContext) -> LedgerBuild:
     """Rebuild the ledger of the customers whose segments were written since the last build.
 
     The customers are taken from the dirty table in the build's transaction: a write that
@@ -338,7 +334,7 @@ def rebuild_changed(context: SqlKPIContext) -> LedgerBuild:
     return LedgerBuild(customers, min(firsts) if firsts else None, rebuilt)
 
 
-def _lost_after_crash(context: SqlKPIContext) -> bool:
+def _lost_after_crash(context: KPIContext) -> bool:
     # The ledger is UNLOGGED: after a crash PostgreSQL empties it, while segments remain.
     rows = context.query(
         "SELECT NOT EXISTS (SELECT 1 FROM kpis_mrr_movement) AND EXISTS (SELECT 1 FROM "
