@@ -5,6 +5,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kpiplatform.settings")
+    from kpiplatform.embedded import use_embedded_database_if_unset
+
+    use_embedded_database_if_unset()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

