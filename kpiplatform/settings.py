@@ -143,10 +143,18 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login throttling (django-axes): per account and, separately, per IP address.
+# Reverse proxies in front of the app that append to X-Forwarded-For; the client address of
+# every limit (login lockouts, signup throttles) is read behind them (kpiplatform.client_address).
+KPI_TRUSTED_PROXY_COUNT = env.int("KPI_TRUSTED_PROXY_COUNT", default=0)
+
+# Login throttling (django-axes): failures of one account from one client address lock that
+# pair; failures from one address over any accounts lock the address at a higher limit.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+KPI_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("KPI_LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
 AXES_COOLOFF_TIME = 0.25  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "kpiplatform.accounts.lockout.AccountAndAddressLockout"
+AXES_CLIENT_IP_CALLABLE = "kpiplatform.client_address.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
@@ -215,8 +223,6 @@ if not DEBUG:
         "CSRF_TRUSTED_ORIGINS",
         default=[f"https://*.{KPI_BASE_DOMAIN}", f"https://{KPI_BASE_DOMAIN}"],
     )
-# Proxies are not trusted for the client address unless said (login throttling uses it).
-AXES_IPWARE_PROXY_COUNT = env.int("KPI_TRUSTED_PROXY_COUNT", default=0) or None
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -15,6 +15,10 @@ class EmailAuthenticationForm(AuthenticationForm):
         "invalid_login": "Wrong e-mail or password. Passwords are case-sensitive.",
     }
 
+    def clean_username(self) -> str:
+        # Addresses are stored in lower case; lockouts count the same lower-case spelling.
+        return self.cleaned_data["username"].lower()
+
 
 class InvitationForm(forms.Form):
     """An admin invites someone by e-mail with a role."""
