@@ -43,6 +43,8 @@ KPI_SIGNUP_POOL_SIZE = env.int("KPI_SIGNUP_POOL_SIZE", default=2)
 KPI_COMPUTE_CONNECTIONS = env.int("KPI_COMPUTE_CONNECTIONS", default=2)
 # Largest CSV/JSON file the import API accepts.
 KPI_IMPORT_MAX_BYTES = env.int("KPI_IMPORT_MAX_BYTES", default=50_000_000)
+# Signups per client address, the page and the API together (each signup takes a schema).
+KPI_SIGNUP_RATE = env.str("KPI_SIGNUP_RATE", default="20/hour")
 
 if not DEBUG:
     insecure = []
@@ -237,7 +239,6 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kpiplatform.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_RATES": {"signup": env.str("KPI_SIGNUP_RATE", default="20/hour")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "kpiplatform API",
