@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from kpiplatform.accounts import services
 from kpiplatform.accounts.models import ApiToken, Role
-from kpiplatform.accounts.permissions import role_permission, role_required_permission
+from kpiplatform.accounts.permissions import role_permission
 from kpiplatform.accounts.serializers import (
     ApiTokenSerializer,
     InvitationSerializer,
@@ -72,7 +72,7 @@ class InvitationViewSet(
     """Pending invitations (admins only). Creating one e-mails the link; deleting revokes it."""
 
     serializer_class = InvitationSerializer
-    permission_classes = [role_required_permission(Role.ADMIN)]
+    permission_classes = [role_permission(Role.ADMIN, to_read=True)]
 
     def get_queryset(self):
         return services.pending_invitations()
