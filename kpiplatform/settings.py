@@ -204,6 +204,19 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default=f"kpiplatform <no-reply@{KPI_BASE_DOMAIN}>"
 )
+# Console mail prints every message, invitation and password-reset links included, into the
+# server's log: development only, unless production says so explicitly.
+if (
+    not DEBUG
+    and EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    and not env.bool("KPI_ALLOW_CONSOLE_EMAIL", default=False)
+):
+    raise ImproperlyConfigured(
+        "DEBUG is off but EMAIL_URL is the console (consolemail://, the default), which prints "
+        "invitation and password-reset links into the log; set EMAIL_URL to your mail server "
+        "(e.g. smtp+tls://user:password@smtp.example.com:587), or KPI_ALLOW_CONSOLE_EMAIL=1 "
+        "to keep it."
+    )
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
