@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.cache import patch_cache_control
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import APIException, ValidationError
@@ -113,7 +114,10 @@ class ApiTokenViewSet(
             request.user, body.validated_data["name"], read_only=body.validated_data["read_only"]
         )
         token.token = raw
-        return Response(NewApiTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+        response = Response(NewApiTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+        # The raw token is in this answer only: no cache on the way may keep it.
+        patch_cache_control(response, no_store=True)
+        return response
 
     def perform_destroy(self, instance):
         instance.revoke()
