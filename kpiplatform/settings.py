@@ -45,6 +45,8 @@ KPI_COMPUTE_CONNECTIONS = env.int("KPI_COMPUTE_CONNECTIONS", default=2)
 KPI_IMPORT_MAX_BYTES = env.int("KPI_IMPORT_MAX_BYTES", default=50_000_000)
 # Signups per client address, the page and the API together (each signup takes a schema).
 KPI_SIGNUP_RATE = env.str("KPI_SIGNUP_RATE", default="20/hour")
+# Password-reset e-mails one account receives.
+KPI_PASSWORD_RESET_RATE = env.str("KPI_PASSWORD_RESET_RATE", default="3/hour")
 
 if not DEBUG:
     insecure = []
