@@ -230,6 +230,10 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Django always accepts a form posted from the request's own origin (its scheme and host).
+# Extra origins are trusted only when configured: never every company's (https://*.<base>),
+# or any company's page could post forms to every other company.
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -238,10 +242,6 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    CSRF_TRUSTED_ORIGINS = env.list(
-        "CSRF_TRUSTED_ORIGINS",
-        default=[f"https://*.{KPI_BASE_DOMAIN}", f"https://{KPI_BASE_DOMAIN}"],
-    )
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
