@@ -9,6 +9,9 @@ request from (nginx: ``proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_f
 one proxy the header reads ``<whatever the client sent>, <client>``: the client is the
 rightmost entry, one more from the right per further proxy, and everything to its left is
 the client's own text. The leftmost entry, which many libraries pick, is therefore forgeable.
+
+django-ipware is not used for this: it reads the header differently across its major
+versions (9.0 changed ``proxy_count`` again); this function says exactly what is trusted.
 """
 
 from __future__ import annotations
