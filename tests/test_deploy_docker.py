@@ -92,3 +92,25 @@ def test_production_dependencies_include_what_the_image_runs():
     project = tomllib.loads((DOCKER.parent / "pyproject.toml").read_text())["project"]
     names = {re.split(r"[<>=\[ ]", dep, maxsplit=1)[0] for dep in project["dependencies"]}
     assert {"gunicorn", "whitenoise", "psycopg", "celery"} <= names
+
+
+def test_web_runs_gunicorn_with_the_config_that_redacts_secrets_from_its_logs():
+    web = compose()["services"]["web"]
+    assert web["command"] == [
+        "gunicorn", "--config", "docker/gunicorn.conf.py", "kpiplatform.wsgi:application",
+    ]  # fmt: skip
+    config: dict = {}
+    exec((DOCKER / "gunicorn.conf.py").read_text(), config)
+    assert config["logger_class"] == "kpiplatform.log_redaction.GunicornLogger"
+    assert config["accesslog"] == "-"
+    cmd = next(arg for op, arg in dockerfile_instructions() if op == "CMD")
+    assert "docker/gunicorn.conf.py" in cmd
+
+
+def test_compose_requires_a_real_mail_server_and_serves_only_the_local_proxy():
+    services = compose()["services"]
+    for name in ("web", "worker", "beat", "migrate"):
+        # No console default: it would print invitation and password-reset links.
+        assert re.fullmatch(r"\$\{EMAIL_URL:\?[^}]*\}", services[name]["environment"]["EMAIL_URL"])
+    assert services["web"]["ports"] == ["127.0.0.1:8000:8000"]
+    assert "EMAIL_URL=" in (DOCKER / "example.env").read_text().splitlines()

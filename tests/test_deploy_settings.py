@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,7 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         # Never the embedded default here: these checks need no database at all.
         "DATABASE_URL": "postgres://kpiplatform@127.0.0.1:5432/kpiplatform",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
         "KPI_VAR_DIR": str(tmp_path),
     }
 
@@ -60,3 +62,25 @@ def test_debug_off_with_only_the_development_fernet_key_names_only_that_variable
     assert result.returncode != 0
     message = result.stderr.strip().splitlines()[-1]
     assert "KPI_SECRET_KEYS" in message and "SECRET_KEY," not in message
+
+
+@pytest.mark.parametrize("email_url", ["consolemail://", None], ids=["console", "unset"])
+def test_debug_off_refuses_the_console_mail_backend_naming_the_variables(tmp_path, email_url):
+    # Console mail prints every e-mail, invitation and password-reset links included, into
+    # the web log.
+    env = production_env(tmp_path)
+    del env["EMAIL_URL"]
+    if email_url:
+        env["EMAIL_URL"] = email_url
+    result = manage(["check"], env)
+    assert result.returncode != 0
+    message = result.stderr.strip().splitlines()[-1]
+    assert "ImproperlyConfigured" in message
+    assert "EMAIL_URL" in message and "KPI_ALLOW_CONSOLE_EMAIL" in message
+
+
+def test_debug_off_allows_console_mail_when_told_explicitly(tmp_path):
+    env = {**production_env(tmp_path), "EMAIL_URL": "consolemail://"}
+    env["KPI_ALLOW_CONSOLE_EMAIL"] = "1"
+    result = manage(["check"], env)
+    assert result.returncode == 0, result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.cache import patch_cache_control
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import APIException, ValidationError
@@ -9,7 +10,7 @@ from rest_framework.response import Response
 
 from kpiplatform.accounts import services
 from kpiplatform.accounts.models import ApiToken, Role
-from kpiplatform.accounts.permissions import role_permission, role_required_permission
+from kpiplatform.accounts.permissions import role_permission
 from kpiplatform.accounts.serializers import (
     ApiTokenSerializer,
     InvitationSerializer,
@@ -72,7 +73,7 @@ class InvitationViewSet(
     """Pending invitations (admins only). Creating one e-mails the link; deleting revokes it."""
 
     serializer_class = InvitationSerializer
-    permission_classes = [role_required_permission(Role.ADMIN)]
+    permission_classes = [role_permission(Role.ADMIN, to_read=True)]
 
     def get_queryset(self):
         return services.pending_invitations()
@@ -113,7 +114,10 @@ class ApiTokenViewSet(
             request.user, body.validated_data["name"], read_only=body.validated_data["read_only"]
         )
         token.token = raw
-        return Response(NewApiTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+        response = Response(NewApiTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+        # The raw token is in this answer only: no cache on the way may keep it.
+        patch_cache_control(response, no_store=True)
+        return response
 
     def perform_destroy(self, instance):
         instance.revoke()

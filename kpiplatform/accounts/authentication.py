@@ -1,11 +1,13 @@
-"""API token authentication: ``Authorization: Bearer kpi_<prefix>_<secret>``."""
+"""API token authentication: ``Authorization: Bearer kpi_<prefix>_<secret>``.
+
+Its OpenAPI description is ``kpiplatform.api.schema.ApiTokenScheme``.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from django.utils import timezone
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from kpiplatform.accounts.models import ApiToken, hash_secret
@@ -38,17 +40,3 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
-
-
-class ApiTokenScheme(OpenApiAuthenticationExtension):
-    """Describes API token authentication in the OpenAPI schema (a bearer scheme)."""
-
-    target_class = ApiTokenAuthentication
-    name = "apiToken"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A personal API token (kpi_<prefix>_<secret>) from the API tokens page.",
-        }

@@ -1,4 +1,7 @@
-"""Role checks for pages: ``@role_required(Role.ADMIN)`` on a view function."""
+"""The pages' one role check: ``@role_required(Role.ADMIN)`` on a view function.
+
+The API's is ``accounts.permissions.role_permission``; both ask ``User.has_role``.
+"""
 
 from __future__ import annotations
 

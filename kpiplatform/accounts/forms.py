@@ -1,9 +1,16 @@
+import logging
+
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
-from kpiplatform.accounts.models import Role, User
+from kpiplatform.accounts.models import ApiToken, Role, User
+from kpiplatform.accounts.throttling import may_send_password_reset
+
+log = logging.getLogger(__name__)
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -14,6 +21,10 @@ class EmailAuthenticationForm(AuthenticationForm):
         **AuthenticationForm.error_messages,
         "invalid_login": "Wrong e-mail or password. Passwords are case-sensitive.",
     }
+
+    def clean_username(self) -> str:
+        # Addresses are stored in lower case; lockouts count the same lower-case spelling.
+        return self.cleaned_data["username"].lower()
 
 
 class InvitationForm(forms.Form):
@@ -74,3 +85,29 @@ class ApiTokenForm(forms.Form):
     access = forms.ChoiceField(
         choices=[("read", "Read only"), ("write", "Read and write")], initial="read"
     )
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's reset form, mailing each account at most ``KPI_PASSWORD_RESET_RATE`` times."""
+
+    def get_users(self, email):
+        for user in super().get_users(email):
+            if may_send_password_reset(user):
+                yield user
+            else:
+                log.info("password reset e-mail to user %s held back: rate limit", user.pk)
+
+
+class SetPasswordForm(auth_forms.SetPasswordForm):
+    """The new password of a reset; it also revokes every API token of the account.
+
+    A reset is how an account is taken back (or over): a token created with the old
+    password must stop working too, like the sessions Django already ends.
+    """
+
+    def save(self, commit: bool = True):
+        with transaction.atomic():
+            user = super().save(commit=commit)
+            if commit:
+                ApiToken.revoke_all(user)
+        return user

@@ -112,6 +112,13 @@ class ApiToken(models.Model):
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
 
+    @classmethod
+    def revoke_all(cls, user: User) -> int:
+        """Revoke every active token of ``user``; return how many."""
+        return cls.objects.filter(user=user, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+
 
 class Invitation(models.Model):
     """An e-mailed invitation to join the company with a role; the link expires."""

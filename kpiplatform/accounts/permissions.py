@@ -30,35 +30,24 @@ class TenantMemberPermission(BasePermission):
         return True
 
 
-def role_permission(role: str) -> type[BasePermission]:
-    """A permission class requiring ``role`` (or higher) for unsafe methods; members read."""
+def role_permission(role: str, *, to_read: bool = False) -> type[BasePermission]:
+    """A permission class requiring ``role`` (or higher) to write; members read.
+
+    With ``to_read=True`` the role is needed for every method, reads included. This is the
+    API's one role check, as ``accounts.decorators.role_required`` is the pages'; both ask
+    ``User.has_role`` and answer "This needs the <role> role.".
+    """
 
     class RequiresRole(TenantMemberPermission):
         def has_permission(self, request, view) -> bool:
             if not super().has_permission(request, view):
                 return False
-            if request.method in SAFE_METHODS:
+            if request.method in SAFE_METHODS and not to_read:
                 return True
             if not request.user.has_role(role):
                 self.message = f"This needs the {Role(role).label} role."
                 return False
             return True
 
-    RequiresRole.__name__ = f"Requires{role.title()}"
+    RequiresRole.__name__ = f"Requires{role.title()}{'ToRead' if to_read else ''}"
     return RequiresRole
-
-
-def role_required_permission(role: str) -> type[BasePermission]:
-    """A permission class requiring ``role`` (or higher) for every method, reads included."""
-
-    class RequiresRoleToRead(TenantMemberPermission):
-        def has_permission(self, request, view) -> bool:
-            if not super().has_permission(request, view):
-                return False
-            if not request.user.has_role(role):
-                self.message = f"This needs the {Role(role).label} role."
-                return False
-            return True
-
-    RequiresRoleToRead.__name__ = f"Requires{role.title()}ToRead"
-    return RequiresRoleToRead

@@ -19,7 +19,9 @@ from kpiplatform.accounts.forms import (
     ApiTokenForm,
     EmailAuthenticationForm,
     InvitationForm,
+    PasswordResetForm,
     RoleForm,
+    SetPasswordForm,
 )
 from kpiplatform.accounts.models import ApiToken, Invitation, Role, User
 from kpiplatform.hosts import company_url
@@ -162,6 +164,7 @@ def invitation_accept(request, token: str):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PasswordResetForm
     template_name = "accounts/password_reset_form.html"
     email_template_name = "accounts/email/password_reset.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"
@@ -181,6 +184,7 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = SetPasswordForm
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("password_reset_complete")
 

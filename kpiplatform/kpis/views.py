@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
+from kpiplatform.accounts.decorators import role_required
+from kpiplatform.accounts.models import Role
 from kpiplatform.kpis.forms import CompanySettingsForm
 from kpiplatform.kpis.models import CompanySettings
 from kpiplatform.kpis.settings_api import save_settings
 
 
-@login_required
+@role_required(Role.ADMIN)
 def company_settings(request):
     """Admins set the reporting currency, time zone and gross margin; saving recomputes."""
-    if not request.user.is_admin:
-        raise PermissionDenied("Only admins change the company settings.")
     settings = CompanySettings.current()
     before = {name: getattr(settings, name) for name in CompanySettingsForm.Meta.fields}
     form = CompanySettingsForm(request.POST or None, instance=settings)

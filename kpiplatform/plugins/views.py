@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from kpiplatform.accounts.decorators import role_required
 from kpiplatform.accounts.models import Role
 from kpiplatform.plugins import registry
 
 
-def _require_admin(request: HttpRequest) -> None:
-    if not request.user.has_role(Role.ADMIN):
-        raise PermissionDenied("Only admins manage plugins.")
-
-
-@login_required
+@role_required(Role.ADMIN)
 def plugin_list(request: HttpRequest) -> HttpResponse:
-    _require_admin(request)
     return render(request, "plugins/plugin_list.html", {"plugins": registry.all_plugins()})
 
 
-@login_required
 @require_POST
+@role_required(Role.ADMIN)
 def plugin_switch(request: HttpRequest, name: str) -> HttpResponse:
-    _require_admin(request)
     enabled = request.POST.get("enabled") == "1"
     try:
         registry.set_enabled(name, enabled, request.user)

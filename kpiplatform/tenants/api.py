@@ -6,12 +6,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from kpiplatform.accounts import handover
 from kpiplatform.hosts import company_url
 from kpiplatform.tenants import provisioning
+from kpiplatform.tenants.throttling import SignupThrottle
 
 
 class SignupSerializer(serializers.Serializer):
@@ -25,10 +25,6 @@ class SignupResponseSerializer(serializers.Serializer):
     slug = serializers.CharField()
     url = serializers.URLField(help_text="The company's home page.")
     login_url = serializers.URLField(help_text="One-time link, valid 60 s, that logs the admin in.")
-
-
-class SignupThrottle(AnonRateThrottle):
-    scope = "signup"
 
 
 class SignupView(APIView):

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 
 # Models load only once Django is set up, so the helpers are imported inside the fixtures.
+
+# Tests hash passwords with MD5: Django's default (PBKDF2, a million rounds) spends about
+# 0.3 s on every login, signup and failed attempt. Only this pytest plugin sets it; the
+# settings module keeps Django's strong default.
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hasher():
+    with override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
+        yield
 
 
 @pytest.hookimpl(wrapper=True)
