@@ -56,6 +56,7 @@ class DatabaseRoleChanged(RuntimeError):
 
 @functools.cache
 def _database_oid(database: str) -> int:
+    # Keyed by the database's name: the test runner switches the connection to another.
     with connection.cursor() as cursor:
         cursor.execute("SELECT oid FROM pg_database WHERE datname = current_database()")
         return cursor.fetchone()[0]
@@ -231,6 +232,8 @@ def drop_orphaned_roles() -> int:
     """Drop the company roles of databases that no longer exist (test databases, mostly);
     return how many. Such a role holds no right anywhere: its database took them along."""
     with connection.cursor() as cursor:
+        # Roles first: a role is made after its database, so a database made meanwhile is
+        # in the second read.
         roles = _company_roles(cursor)
         cursor.execute("SELECT oid FROM pg_database")
         databases = {oid for (oid,) in cursor.fetchall()}
@@ -243,7 +246,6 @@ def drop_orphaned_roles() -> int:
             dropped += 1
         except Exception as exc:  # dropped meanwhile by another database's sweep, most likely
             logger.info("company role %s of a dropped database not dropped: %s", name, exc)
-            continue
     return dropped
 
 
