@@ -300,6 +300,17 @@ def test_plugin_sql_naming_another_company_or_a_platform_table_fails_that_kpi_al
         assert reason in failures[key]
 
 
+def test_kpis_handed_to_the_engine_directly_compute_under_the_company_role_too(acme):
+    kpi = QueryKPI(key="peek", name="peek", sql="SELECT count(*) FROM public.tenants_company")
+    with acme.activate():
+        report = engine.compute_kpis(
+            kpis={"peek": kpi}, grains=["month"], first_day=dt.date(2025, 1, 1), last_day=MAR
+        )
+        error = KPIComputation.objects.get(kpi="peek").error
+    assert "peek" in report.failed
+    assert "permission denied for table tenants_company" in error
+
+
 def test_plugin_code_runs_under_the_company_role_without_superuser_rights(acme):
     def whoami():
         with connection.cursor() as cursor:
