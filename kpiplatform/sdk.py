@@ -221,7 +221,12 @@ class KPIContext(Protocol):
     memo: dict[Any, Any]
 
     def query(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
-        """Run SQL in the company's schema and return all rows."""
+        """Run SQL in the company's schema and return all rows.
+
+        The SQL runs under the company's database role: it reads the company's datasets,
+        derived facts and stored KPI values, and may create temporary tables; anything else
+        (another company's schema, the public schema, users) fails with "permission denied".
+        """
         ...
 
     def values_of(self, key: str, periods: Sequence[Period]) -> dict[Period, KPIResult]:

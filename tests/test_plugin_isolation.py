@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 import types
+from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -13,9 +15,31 @@ from kpiplatform_example import plugin as example
 
 from kpiplatform import plugins
 from kpiplatform.accounts.models import User
+from kpiplatform.kpis import engine
+from kpiplatform.kpis.models import KPIComputation
+from kpiplatform.kpis.registry import registered_kpis
+from kpiplatform.plugins import get_manager
 from kpiplatform.plugins.manager import PluginManager
 from kpiplatform.plugins.models import PluginError
-from kpiplatform.sdk import Grain, Period, hookimpl
+from kpiplatform.sdk import KPI, Grain, KPIResult, KPIValue, Period, hookimpl
+from kpiplatform.tenants import roles
+from kpiplatform.tenants.models import Company
+from kpiplatform.testing.data import load_records
+from kpiplatform.testing.kpis import configure_company, recompute_all, stored_values
+from kpiplatform.web import demo
+
+MAR = dt.date(2025, 3, 31)
+
+
+def payment(ref: str, amount_minor: int) -> dict:
+    return {
+        "external_id": ref,
+        "customer_ref": ref,
+        "occurred_at": "2025-02-10T10:00:00+00:00",
+        "amount_minor": amount_minor,
+        "currency": "EUR",
+        "status": "succeeded",
+    }
 
 
 class SqlContext:
@@ -213,3 +237,134 @@ def test_only_the_latest_errors_of_a_plugin_are_kept(acme):
     assert len(kept) == KEPT_ERRORS_PER_PLUGIN
     assert kept[0] == f"RuntimeError: failure {KEPT_ERRORS_PER_PLUGIN + 1}"
     assert kept[-1] == "RuntimeError: failure 2"
+
+
+# --- plugin SQL runs under the company's database role -----------------------------------
+
+
+@dataclass
+class QueryKPI(KPI):
+    """A KPI whose every period is the first column of one query's first row."""
+
+    sql: str = ""
+
+    def compute(self, context, periods):
+        value = context.query(self.sql)[0][0]
+        return [KPIValue(period, KPIResult.amount(value)) for period in periods]
+
+
+def registered(monkeypatch, queries: dict[str, str]) -> None:
+    """Register one QueryKPI per key with the example plugin, for this test."""
+    for key, query in queries.items():
+        kpi = QueryKPI(key=key, name=key, sql=query)
+        monkeypatch.setitem(get_manager().kpis, key, ("kpiplatform-example", kpi))
+
+
+def test_plugin_sql_naming_another_company_or_a_platform_table_fails_that_kpi_alone(
+    acme, globex, monkeypatch
+):
+    with globex.activate():
+        load_records("payments", [payment("globex-secret", 99_900)])
+    with acme.activate():
+        load_records("payments", [payment("acme-own", 1_000)])
+    registered(
+        monkeypatch,
+        {
+            "peek_globex": f"SELECT count(*) FROM {globex.schema_name}.data_payments",
+            "peek_companies": "SELECT count(*) FROM public.tenants_company",
+            "peek_users": "SELECT count(*) FROM accounts_user",
+            "own_payments": "SELECT count(*) FROM data_payments",
+        },
+    )
+    keys = ["own_payments", "peek_companies", "peek_globex", "peek_users"]
+    with acme.activate():
+        report = engine.compute_kpis(
+            keys=keys, grains=["month"], first_day=dt.date(2025, 1, 1), last_day=MAR
+        )
+        failures = dict(
+            KPIComputation.objects.filter(kpi__in=keys, failed_at__isnull=False).values_list(
+                "kpi", "error"
+            )
+        )
+        own = stored_values("own_payments")
+    assert report.computed == ["own_payments"]
+    assert [v.value for v in own.values()] == [1, 1, 1]
+    reasons = {
+        "peek_globex": "permission denied for schema globex",
+        "peek_companies": "permission denied for table tenants_company",
+        "peek_users": "permission denied for table accounts_user",
+    }
+    assert sorted(report.failed) == sorted(reasons)
+    for key, reason in reasons.items():
+        assert report.failed[key].endswith(f"KPIComputeFailed: ProgrammingError: {reason}")
+        assert reason in failures[key]
+
+
+def test_kpis_handed_to_the_engine_directly_compute_under_the_company_role_too(acme):
+    kpi = QueryKPI(key="peek", name="peek", sql="SELECT count(*) FROM public.tenants_company")
+    with acme.activate():
+        report = engine.compute_kpis(
+            kpis={"peek": kpi}, grains=["month"], first_day=dt.date(2025, 1, 1), last_day=MAR
+        )
+        error = KPIComputation.objects.get(kpi="peek").error
+    assert "peek" in report.failed
+    assert "permission denied for table tenants_company" in error
+
+
+def test_plugin_code_runs_under_the_company_role_without_superuser_rights(acme):
+    def whoami():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_user, session_user, current_setting('is_superuser')")
+            return cursor.fetchone()
+
+    with acme.activate():
+        call = plugins.call_plugin("kpiplatform-example", whoami, hook="whoami")
+        after = whoami()
+    assert call.ok, call.error
+    current_user, session_user, superuser = call.value
+    assert current_user == roles.role_name(acme.schema_name) != session_user
+    assert superuser == "off"
+    assert after[0] == session_user  # the platform's own user again after the call
+
+
+def test_plugin_code_that_switches_role_fails_and_its_writes_are_undone(acme, globex):
+    def escape():
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+            cursor.execute(
+                "UPDATE public.tenants_company SET name = 'taken over' WHERE schema_name = %s",
+                [globex.schema_name],
+            )
+
+    with acme.activate():
+        call = plugins.call_plugin("kpiplatform-example", escape, hook="escape")
+    assert not call.ok
+    assert "switched the database role" in call.error
+    assert Company.objects.get(schema_name=globex.schema_name).name == "Globex Corporation"
+
+
+def test_the_built_in_kpis_give_the_same_values_under_the_company_role(acme):
+    today = dt.date(2026, 11, 30)
+    with acme.activate():
+        configure_company("USD", "Europe/Paris", "0.8")
+        for dataset, records in demo.generate(today).items():
+            load_records(dataset, records)
+        report = recompute_all()  # through the engine: under the company's role
+        assert report.computed and not report.failed
+        kpis = registered_kpis()
+        periods = Period.between(Grain.MONTH, dt.date(2025, 6, 1), today)
+        values = {}
+        for under_role in (True, False):
+            context = engine.build_context()
+            context.as_of = today
+            for kpi in engine.ordered_by_dependencies(kpis, kpis):
+                with roles.company_role() if under_role else contextlib.nullcontext():
+                    computed = list(kpi.compute(context, periods))
+                values[under_role, kpi.key] = computed
+            with connection.cursor() as cursor:  # the shared facts of the run
+                tables = context.memo.pop(engine.TEMPORARY_TABLES, ())
+                cursor.execute(f"DROP TABLE IF EXISTS {', '.join(tables)}")
+    for key in kpis:
+        assert values[True, key] == values[False, key], key
+    assert any(v.result.value for v in values[True, "mrr"])
+    assert len(kpis) >= 38

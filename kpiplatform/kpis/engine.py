@@ -38,6 +38,7 @@ from kpiplatform.sdk import (
     KPIValue,
     Period,
 )
+from kpiplatform.tenants.roles import company_role
 
 logger = logging.getLogger(__name__)
 
@@ -360,10 +361,13 @@ class KPIComputeFailed(RuntimeError):
 
 
 def _compute(kpi: KPI, plugin_name: str | None, context, periods) -> list[KPIValue]:
-    """Run a KPI's compute; a plugin's failure is recorded against the plugin and re-raised
-    here so that this KPI alone is marked failed while the others carry on."""
+    """Run a KPI's compute under the company's database role (which reads this company's
+    data only); a plugin's failure is recorded against the plugin and re-raised here so that
+    this KPI alone is marked failed while the others carry on."""
     if plugin_name is None:  # definitions passed in by the caller, not from a plugin
-        return list(kpi.compute(context, periods))
+        with company_role():
+            return list(kpi.compute(context, periods))
+    # Plugin code runs under the company's role in call_plugin.
     call = plugins.call_plugin(
         plugin_name, lambda: list(kpi.compute(context, periods)), hook=f"compute:{kpi.key}"
     )

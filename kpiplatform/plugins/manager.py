@@ -108,7 +108,13 @@ class Outcome:
 
 
 def describe(error: BaseException) -> str:
+    """The error's class and message; of a database error (psycopg's, or Django's around
+    it), the server's message alone, without the statement and caret the traceback keeps."""
     text = str(error)
+    database_error = error if hasattr(error, "diag") else error.__cause__
+    primary = getattr(getattr(database_error, "diag", None), "message_primary", None)
+    if primary:
+        text = primary
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 

@@ -26,6 +26,7 @@ from kpiplatform.plugins.manager import (
     run_isolated,
 )
 from kpiplatform.sdk import KPI, Connector, NotificationChannel, Tier
+from kpiplatform.tenants import roles
 
 logger = logging.getLogger(__name__)
 
@@ -196,23 +197,46 @@ def record_error(plugin: str, hook: str, outcome: Outcome) -> None:
         logger.exception("could not record the failure of plugin %s", plugin)
 
 
+class _PluginFailed(Exception):
+    """Leaves the plugin's transaction with the plugin's failure, rolling its work back."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+
+@contextlib.contextmanager
+def _plugin_transaction():
+    """Where plugin code runs: in a company, in a transaction of its own (a savepoint inside
+    the caller's) under the company's database role, so its SQL reads that company only; in
+    the public schema, in a savepoint when the caller has a transaction."""
+    if _in_company():
+        with transaction.atomic(), roles.company_role():
+            yield
+    elif connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+    else:
+        yield
+
+
 def call_plugin(plugin_name: str, fn: Callable[..., Any], *args: Any, hook: str, **kwargs: Any):
     """Run a plugin's code; on an exception, record it against the plugin and carry on.
 
     Returns a :class:`PluginCall`: ``ok`` and the value, or ``ok=False`` and the error in
-    words. Inside a transaction the code runs in a savepoint, so a failed SQL statement of
-    the plugin leaves the caller's transaction usable. ``hook`` names what was called
-    (a hook name, or e.g. ``"compute:mrr"`` for a KPI's compute).
+    words. In a company the code runs in a transaction of its own (a savepoint inside the
+    caller's), under the company's database role (``kpiplatform.tenants.roles``): its SQL
+    sees that company's data only, and a failed statement rolls back the plugin's work alone,
+    leaving the caller's transaction usable. ``hook`` names what was called (a hook name, or
+    e.g. ``"compute:mrr"`` for a KPI's compute).
     """
-    in_transaction = connection.in_atomic_block
-    savepoint = transaction.atomic() if in_transaction else contextlib.nullcontext()
     try:
-        with savepoint:
+        with _plugin_transaction():
             outcome = run_isolated(fn, *args, **kwargs)
-            if not outcome.ok and in_transaction:
-                # Roll the plugin's writes back to the savepoint, keep the caller's.
-                transaction.set_rollback(True)
-    except Exception as exc:  # the savepoint itself failed: the plugin broke the connection
+            if not outcome.ok:
+                raise _PluginFailed(outcome)
+    except _PluginFailed as failed:
+        outcome = failed.outcome
+    except Exception as exc:  # the transaction failed around it: the plugin broke it
         outcome = Outcome(False, error=exc, traceback=traceback.format_exc())
     if not outcome.ok:
         record_error(plugin_name, hook, outcome)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from django.db import models
+from django.db import models, transaction
 from django_tenants.models import DomainMixin, TenantMixin
+
+from kpiplatform.tenants import roles
 
 
 class Company(TenantMixin):
@@ -42,6 +44,13 @@ class Company(TenantMixin):
 
     def __str__(self) -> str:
         return self.name or self.schema_name
+
+    def delete(self, force_drop: bool = False, *args, **kwargs):
+        """Delete the company with its schema (``auto_drop_schema``) and its database role."""
+        with transaction.atomic():
+            deleted = super().delete(force_drop, *args, **kwargs)
+            roles.drop_company_role(self.schema_name)
+        return deleted
 
     @property
     def is_active(self) -> bool:

@@ -8,6 +8,10 @@ back. With the pool empty, signup still works by migrating a new schema, only sl
 migrations then run inside that same transaction (django-tenants' standard executor does not
 commit inside an ``atomic`` block), so that path is all-or-nothing too. It follows that tenant
 migrations must be transactional: no ``atomic = False`` and no ``CREATE INDEX CONCURRENTLY``.
+
+Each schema has its company's database role (``kpiplatform.tenants.roles``): made when the
+schema's migrations have run (spares included), renamed with a spare when a signup takes it,
+dropped with the company.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from kpiplatform.hosts import host_for
+from kpiplatform.tenants import roles
 from kpiplatform.tenants.models import Company, Domain
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
@@ -159,10 +164,12 @@ def claim_spare(schema_name: str) -> Company | None:
             break
         # A spare row whose schema was dropped by hand is useless: forget it, take the next.
         Company.objects.filter(pk=spare.pk).delete()
+        roles.drop_company_role(spare.schema_name)
     if not is_migrated(spare.schema_name):
         _migrate_schema(spare.schema_name)
     with connection.cursor() as cursor:
         cursor.execute(f'ALTER SCHEMA "{spare.schema_name}" RENAME TO "{schema_name}"')
+    roles.rename_company_role(spare.schema_name, schema_name)
     spare.schema_name = schema_name
     return spare
 

@@ -10,7 +10,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from kpiplatform.hosts import host_for
-from kpiplatform.tenants import provisioning
+from kpiplatform.tenants import provisioning, roles
 from kpiplatform.tenants.models import Company
 
 PASSWORD = "correct-horse-battery-staple-42"
@@ -96,7 +96,8 @@ def public_schema():
 
 
 def database_footprint() -> dict:
-    """Every company row, domain, schema and user e-mail in the database, for comparisons.
+    """Every company row, domain, schema, company role and user e-mail in the database, for
+    comparisons.
 
     Comparing the footprint before and after an operation shows that nothing was left behind.
     """
@@ -122,5 +123,6 @@ def database_footprint() -> dict:
         ),
         "domains": sorted(Domain.objects.values_list("domain", flat=True)),
         "schemas": schemas,
+        "roles": roles.database_roles(),
         "users": users,
     }

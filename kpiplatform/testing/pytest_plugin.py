@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.db import connection
 from django.test import override_settings
@@ -32,8 +34,13 @@ def pytest_load_initial_conftests(early_config, parser, args):
 
 
 @pytest.fixture(scope="session")
-def standing_companies(django_db_setup, django_db_blocker) -> dict:
-    """Create the standing companies once per session (committed, outside test transactions)."""
+def standing_companies(django_db_setup, django_db_blocker) -> Iterator[dict]:
+    """Create the standing companies once per session (committed, outside test transactions).
+
+    At the end of the session, the company roles of the test database are dropped with it:
+    roles belong to the whole PostgreSQL server, which many test databases share.
+    """
+    from kpiplatform.tenants import roles
     from kpiplatform.testing.companies import create_test_company
 
     with django_db_blocker.unblock():
@@ -42,7 +49,10 @@ def standing_companies(django_db_setup, django_db_blocker) -> dict:
             "globex": create_test_company("globex", "Globex Corporation"),
         }
         connection.set_schema_to_public()
-    return companies
+    yield companies
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        roles.drop_database_roles()
 
 
 @pytest.fixture
