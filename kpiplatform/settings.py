@@ -43,6 +43,11 @@ KPI_SIGNUP_POOL_SIZE = env.int("KPI_SIGNUP_POOL_SIZE", default=2)
 KPI_COMPUTE_CONNECTIONS = env.int("KPI_COMPUTE_CONNECTIONS", default=2)
 # Largest CSV/JSON file the import API accepts.
 KPI_IMPORT_MAX_BYTES = env.int("KPI_IMPORT_MAX_BYTES", default=50_000_000)
+# The days canonical data may fall on: 1 January of KPI_DATA_FIRST_YEAR to 31 December of the
+# year KPI_DATA_MAX_YEARS_AHEAD years from now. The writer refuses dates outside: the periods
+# KPIs store follow the data, so one stray date must not cost centuries of periods.
+KPI_DATA_FIRST_YEAR = env.int("KPI_DATA_FIRST_YEAR", default=1990)
+KPI_DATA_MAX_YEARS_AHEAD = env.int("KPI_DATA_MAX_YEARS_AHEAD", default=10)
 
 if not DEBUG:
     insecure = []

@@ -278,6 +278,93 @@ def test_invalid_values_are_explained(acme, dataset, body, column, message):
         assert not DATASETS[dataset].objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("dataset", "row", "column", "message"),
+    [
+        ("spend", "s,2025-01-01,100,XYZ", "currency", "'XYZ' is not an ISO 4217 currency code"),
+        ("spend", "s,2025-01-01,-100,USD", "amount_minor", "must not be negative"),
+        ("customers", "c,ZZ", "country", "'ZZ' is not an ISO 3166 country code"),
+        ("web_traffic", "w,2025-01-01,-3", "sessions", "must not be negative"),
+        ("mrr_segments", "m,c,2025-01-01,-1,USD", "mrr_minor", "must not be negative"),
+    ],
+)
+def test_unknown_codes_and_negative_amounts_are_row_errors(acme, dataset, row, column, message):
+    header = {
+        "spend": "external_id,spent_on,amount_minor,currency",
+        "customers": "external_id,country",
+        "web_traffic": "external_id,day,sessions",
+        "mrr_segments": "external_id,customer_ref,starts_on,mrr_minor,currency",
+    }[dataset]
+    response = post_csv(acme, dataset, f"{header}\n{row}\n")
+    assert response.status_code == 400
+    (error,) = response.json()["error"]["errors"]
+    assert (error["line"], error["column"]) == (2, column)
+    assert message in error["message"]
+    with acme.activate():
+        assert not DATASETS[dataset].objects.exists()
+
+
+def test_one_row_spend_dated_year_1_is_refused_and_nothing_is_written(acme):
+    changes = []
+
+    def listener(sender, **kwargs):
+        changes.append(kwargs["changes"])
+
+    data_changed.connect(listener, weak=False)
+    try:
+        response = post_csv(
+            acme, "spend", "external_id,spent_on,amount_minor,currency\ns1,0001-01-01,100,USD\n"
+        )
+    finally:
+        data_changed.disconnect(listener)
+    assert response.status_code == 400
+    assert response.json()["error"]["errors"] == [
+        {
+            "line": 2,
+            "column": "spent_on",
+            "message": "0001-01-01 is before 1990-01-01, the earliest day accepted",
+        }
+    ]
+    assert changes == []
+    with acme.activate():
+        assert not Spend.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        # Outside years 1-9999 once converted to UTC: never converted, refused by their day.
+        ("0001-01-01T00:00:00+05:00", "0001-01-01 is before 1990-01-01"),
+        ("9999-12-31T23:59:59-05:00", "9999-12-31 is after"),
+        ("1989-12-31T23:59:59Z", "1989-12-31 is before 1990-01-01"),
+        ("2500-06-01T00:00:00Z", "2500-06-01 is after"),
+    ],
+)
+def test_timestamps_outside_the_accepted_days_are_row_errors_in_csv_and_json(acme, value, message):
+    csv_body = f"external_id,occurred_at,amount_minor,currency\np,{value},1,USD\n"
+    item = {"external_id": "p", "occurred_at": value, "amount_minor": 1, "currency": "USD"}
+    for response in (post_csv(acme, "payments", csv_body), post_json(acme, "payments", [item])):
+        assert response.status_code == 400
+        (error,) = response.json()["error"]["errors"]
+        assert error["column"] == "occurred_at"
+        assert message in error["message"]
+    with acme.activate():
+        assert not Payment.objects.exists()
+
+
+def test_the_accepted_days_follow_the_settings(acme, settings):
+    settings.KPI_DATA_FIRST_YEAR = 2020
+    settings.KPI_DATA_MAX_YEARS_AHEAD = 0
+    this_year = dt.datetime.now(dt.UTC).year
+    body = "external_id,spent_on,amount_minor,currency\n"
+    too_early = post_csv(acme, "spend", body + "s,2019-12-31,1,USD\n")
+    assert "before 2020-01-01" in too_early.json()["error"]["errors"][0]["message"]
+    too_late = post_csv(acme, "spend", body + f"s,{this_year + 1}-01-01,1,USD\n")
+    assert f"after {this_year}-12-31" in too_late.json()["error"]["errors"][0]["message"]
+    ok = post_csv(acme, "spend", body + f"s,2020-01-01,1,USD\nt,{this_year}-12-31,1,USD\n")
+    assert ok.status_code == 201, ok.json()
+
+
 def test_empty_and_malformed_files_are_refused(acme):
     empty = post_csv(acme, "payments", "\n")
     assert empty.status_code == 400

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -26,12 +25,12 @@ from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name
 
 from kpiplatform.data import columns as cols
+from kpiplatform.data.codes import ISO_3166_CODES, ISO_4217_CODES
 from kpiplatform.data.models import DATASETS
 from kpiplatform.data.signals import data_changed
 from kpiplatform.sdk import DatasetChanges
 
 PAGE_SIZE = 10_000
-CURRENCY_RE = re.compile(r"[A-Z]{3}")
 ONE_DAY = dt.timedelta(days=1)
 
 
@@ -84,7 +83,7 @@ class _DatasetPlan:
     datetimes: tuple[int, ...]
     dates: tuple[int, ...]
     choices: tuple[tuple[int, frozenset], ...]
-    currencies: tuple[int, ...]
+    codes: tuple[tuple[int, frozenset[str], str], ...]  # (column, allowed codes, what they are)
     date_field: str
     date_is_timestamp: bool
     staging_table: str
@@ -180,7 +179,13 @@ def _plan(dataset: str) -> _DatasetPlan:
             for i, c in enumerate(columns)
             if c.choices
         ),
-        currencies=tuple(i for i, c in enumerate(columns) if c.is_currency),
+        codes=tuple(
+            (i, ISO_4217_CODES, "ISO 4217 currency code (3 upper-case letters)")
+            if c.is_currency
+            else (i, ISO_3166_CODES, "ISO 3166 country code (2 upper-case letters)")
+            for i, c in enumerate(columns)
+            if c.is_currency or c.is_country
+        ),
         date_field=date_field,
         date_is_timestamp=date_is_timestamp,
         staging_table=staging,
@@ -201,7 +206,7 @@ def _checked_rows(plan: _DatasetPlan, records: Iterable[dict[str, Any]]) -> Iter
     width = len(template)
     row_of = plan.row_of
     columns = plan.columns
-    known_currencies: set[str] = set()
+    days = cols.data_days()
     for number, record in enumerate(records, start=1):
         merged = {**template, **record}
         if len(merged) != width:
@@ -223,11 +228,26 @@ def _checked_rows(plan: _DatasetPlan, records: Iterable[dict[str, Any]]) -> Iter
                 if parsed.tzinfo is None:
                     raise _refuse(plan, number, columns[i].name, "needs a time zone offset")
                 row = (*row[:i], parsed, *row[i + 1 :])
+                value = parsed
             elif not isinstance(value, dt.datetime) or value.utcoffset() is None:
                 raise _refuse(plan, number, columns[i].name, "needs a timezone-aware datetime")
+            # Its own calendar day, so year 1 or 9999 with an offset never overflows here.
+            if problem := days.problem(value.date()):
+                raise _refuse(plan, number, columns[i].name, problem)
         for i in plan.dates:
-            if isinstance(row[i], dt.datetime):
+            value = row[i]
+            if value is None:
+                continue
+            if isinstance(value, str):
+                try:
+                    value = dt.date.fromisoformat(value)
+                except ValueError:
+                    raise _refuse(plan, number, columns[i].name, "not an ISO date") from None
+                row = (*row[:i], value, *row[i + 1 :])
+            elif isinstance(value, dt.datetime) or not isinstance(value, dt.date):
                 raise _refuse(plan, number, columns[i].name, "a date, not a datetime")
+            if problem := days.problem(value):
+                raise _refuse(plan, number, columns[i].name, problem)
         for i, allowed in plan.choices:
             if row[i] not in allowed:
                 raise _refuse(
@@ -236,14 +256,10 @@ def _checked_rows(plan: _DatasetPlan, records: Iterable[dict[str, Any]]) -> Iter
                     columns[i].name,
                     f"{row[i]!r} is not one of {sorted(allowed - {None})}",
                 )
-        for i in plan.currencies:
-            currency = row[i]
-            if currency and currency not in known_currencies:
-                if not isinstance(currency, str) or not CURRENCY_RE.fullmatch(currency):
-                    raise _refuse(
-                        plan, number, columns[i].name, "ISO 4217 code (3 upper-case letters)"
-                    )
-                known_currencies.add(currency)
+        for i, allowed, what in plan.codes:
+            code = row[i]
+            if code and (not isinstance(code, str) or code not in allowed):
+                raise _refuse(plan, number, columns[i].name, f"{code!r} is not an {what}")
         yield row
 
 
