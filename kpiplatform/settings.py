@@ -226,6 +226,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["kpiplatform.accounts.permissions.TenantMemberPermission"],
     "DEFAULT_PAGINATION_CLASS": "kpiplatform.api.pagination.StandardPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "kpiplatform.api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

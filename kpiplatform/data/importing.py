@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import IO, Any
 
 from django.db import transaction
 
+from kpiplatform import strictjson
 from kpiplatform.data import columns as cols
 from kpiplatform.data.codes import ISO_3166_CODES, ISO_4217_CODES
 from kpiplatform.data.writer import BulkWriter, WriteCounts, WriteError
@@ -412,11 +412,11 @@ def csv_rows(
 def json_rows(stream: Any, limit_bytes: int) -> Iterator[tuple[int, dict[str, Any]]]:
     """Items of a JSON array of objects as (item number from 1, object)."""
     try:
-        items = json.load(_text(stream, limit_bytes))
+        items = strictjson.loads(_text(stream, limit_bytes).read())
     except UnicodeDecodeError as exc:
         raise ImportRefused([RowError(0, "", "the file is not UTF-8 text")]) from exc
-    except json.JSONDecodeError as exc:
-        raise ImportRefused([RowError(0, "", f"not valid JSON: {exc}")]) from exc
+    except strictjson.InvalidJSON as exc:
+        raise ImportRefused([RowError(0, "", str(exc))]) from exc
     if not isinstance(items, list):
         raise ImportRefused([RowError(0, "", "expected a JSON array of objects")])
     not_objects = [
