@@ -119,3 +119,10 @@ def test_options_with_an_admin_token_answers_on_every_api_endpoint(acme, path):
     response = client.options(path)
     assert response.status_code in (200, 404), (path, response.content[:300])
     assert "Allow" in response or response.status_code == 404
+
+
+@pytest.mark.parametrize("name", ["segment", "segment_kind", "grain", "start", "end"])
+def test_a_nul_byte_in_a_kpi_series_parameter_is_400(acme, name):
+    response = acme.client("viewer").get(f"/api/v1/kpis/mrr/series/?{name}=a%00b")
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith(f"{name}: ")
