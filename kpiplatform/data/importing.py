@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from kpiplatform import strictjson
 from kpiplatform.data import columns as cols
@@ -429,6 +429,20 @@ def json_rows(stream: Any, limit_bytes: int) -> Iterator[tuple[int, dict[str, An
     yield from enumerate(items, start=1)
 
 
+def _take_turn(dataset: str) -> None:
+    """Wait for any other import of ``dataset`` in this company, until this transaction ends.
+
+    An import holds the rows of every page it wrote until it commits. The writer locks each
+    page in key order, but two files with the same records in different orders would still
+    lock pages of each other's: imports of one dataset take turns instead of deadlocking.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"kpiplatform.import:{connection.schema_name}.{dataset}"],
+        )
+
+
 def import_file(dataset: str, stream: Any, file_format: str, limit_bytes: int) -> WriteCounts:
     """Validate and write a whole CSV or JSON file (``file_format`` "csv" or "json").
 
@@ -443,6 +457,7 @@ def import_file(dataset: str, stream: Any, file_format: str, limit_bytes: int) -
     try:
         # Pages are written as rows stream in; a bad row later in the file rolls them back.
         with transaction.atomic():
+            _take_turn(dataset)
             writer.upsert(dataset, validator.records(rows))
     except WriteError as exc:
         raise ImportRefused([RowError(0, "", str(exc))]) from exc

@@ -138,10 +138,13 @@ def _plan(dataset: str) -> _DatasetPlan:
     # The subquery in RETURNING reads the snapshot taken before this statement, so for an
     # updated row it sees the old version: its old date (a payment moved from March to May
     # touches both months). It runs only for updated rows, by primary key.
+    # Rows are written (and so locked) in external_id order: two writers of the same records
+    # in opposite orders take turns instead of deadlocking.
     upsert_sql = f"""
         WITH written AS (
             INSERT INTO {table} AS t (source, external_id, {", ".join(data_names)}, updated_at)
             SELECT %(source)s::varchar, s.external_id, {staged_row}, now() FROM {staging} s
+            ORDER BY s.external_id
             ON CONFLICT (source, external_id) DO UPDATE SET
                 {", ".join(f"{n} = EXCLUDED.{n}" for n in data_names)},
                 deleted_at = NULL, updated_at = EXCLUDED.updated_at
@@ -330,7 +333,7 @@ class BulkWriter:
         counts = WriteCounts()
         low: dt.date | None = None
         high: dt.date | None = None
-        ids = list(dict.fromkeys(str(i) for i in external_ids))
+        ids = sorted({str(i) for i in external_ids})  # locked in key order, like upserts
         for start in range(0, len(ids), self.page_size):
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(
