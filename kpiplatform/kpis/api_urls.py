@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kpiplatform.kpis import api, settings_api
+from kpiplatform.kpis import api, settings_api, warnings_api
 
 urlpatterns = [
     path("kpis/", api.KPICatalogueView.as_view(), name="api-kpis"),
@@ -13,4 +13,5 @@ urlpatterns = [
         name="api-kpi-series-csv",
     ),
     path("settings/", settings_api.CompanySettingsView.as_view(), name="api-settings"),
+    path("data-warnings/", warnings_api.DataWarningList.as_view(), name="api-data-warnings"),
 ]
