@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
 
 from kpiplatform.data.models import DATASETS, MrrSegment, Payment, Spend
 from kpiplatform.data.signals import data_changed
@@ -105,6 +107,54 @@ def test_multipart_upload_of_csv_and_json_files(acme):
     assert client.post(url("spend"), {"file": upload}).status_code == 201
     with acme.activate():
         assert Spend.objects.count() == 1
+
+
+def browser_session(company):
+    """A logged-in browser: CSRF enforced as in production, the token from the cookie."""
+    client = Client(HTTP_HOST=company.host, enforce_csrf_checks=True)
+    with company.activate():
+        client.force_login(company.user("admin"))
+    connection.set_schema_to_public()
+    assert client.get("/team/").status_code == 200  # a page with a form sets the CSRF cookie
+    return client, client.cookies["csrftoken"].value
+
+
+def test_a_logged_in_browser_uploads_a_csv_file_with_the_csrf_token(acme):
+    client, token = browser_session(acme)
+    upload = SimpleUploadedFile("payments.csv", PAYMENTS_CSV.encode(), content_type="text/csv")
+    response = client.post(url("payments"), {"file": upload, "csrfmiddlewaretoken": token})
+    assert response.status_code == 201, response.content
+    assert response.json()["inserted"] == 3
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/csv", PAYMENTS_CSV),
+        ("application/json", json.dumps(list(csv.DictReader(io.StringIO(PAYMENTS_CSV))))),
+    ],
+)
+def test_a_logged_in_browser_posts_a_raw_file_with_the_csrf_header(acme, content_type, body):
+    client, token = browser_session(acme)
+    response = client.post(url("payments"), body, content_type=content_type, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 201, response.content
+    assert response.json()["inserted"] == 3
+    with acme.activate():
+        assert Payment.objects.count() == 3
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", "application/json", "multipart/form-data"])
+def test_a_session_upload_without_the_csrf_token_is_403(acme, content_type):
+    client, _ = browser_session(acme)
+    if content_type == "multipart/form-data":
+        upload = SimpleUploadedFile("payments.csv", PAYMENTS_CSV.encode(), "text/csv")
+        response = client.post(url("payments"), {"file": upload})
+    else:
+        response = client.post(url("payments"), PAYMENTS_CSV, content_type=content_type)
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["error"]["message"]
+    with acme.activate():
+        assert not Payment.objects.exists()
 
 
 def test_reposting_identical_rows_changes_nothing(acme):

@@ -10,6 +10,7 @@ django-filter sets (``kpiplatform.data.filters``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.response import Response
 
 from kpiplatform.accounts.permissions import role_permission
@@ -65,6 +67,37 @@ class RecordSerializer(serializers.Serializer):
     deleted_at = serializers.DateTimeField(allow_null=True)
 
 
+RAW_FORMATS = {"text/csv": "csv", "application/csv": "csv", "application/json": "json"}
+
+
+@dataclass(frozen=True)
+class RawUpload:
+    """A CSV or JSON file sent as the request body, left unread: the import streams it."""
+
+    stream: Any
+
+
+class RawUploadParser(BaseParser):
+    """Parses nothing. The import reads the body itself (size limit, row errors); and when
+    something asks for ``request.data`` first (the CSRF check of a logged-in browser reads
+    ``request.POST``), the body must still be there for it."""
+
+    def parse(self, stream, media_type=None, parser_context=None) -> RawUpload:
+        return RawUpload(stream)
+
+
+class CSVUploadParser(RawUploadParser):
+    media_type = "text/csv"
+
+
+class ApplicationCSVUploadParser(RawUploadParser):
+    media_type = "application/csv"
+
+
+class JSONUploadParser(RawUploadParser):
+    media_type = "application/json"
+
+
 class ImportFileSerializer(serializers.Serializer):
     """The upload form of the browsable API and of ``OPTIONS`` (the body may also be raw)."""
 
@@ -76,6 +109,12 @@ class DatasetView(GenericAPIView):
 
     permission_classes = [role_permission("admin")]
     serializer_class = ImportFileSerializer
+    parser_classes = [
+        CSVUploadParser,
+        ApplicationCSVUploadParser,
+        JSONUploadParser,
+        MultiPartParser,
+    ]
 
     def initial(self, request, *args, **kwargs) -> None:
         # Refuse an oversized upload before anything reads or parses the body.
@@ -157,10 +196,11 @@ class DatasetView(GenericAPIView):
                 "application/json"
             )
             return upload, "json" if is_json else "csv"
-        if content_type in ("text/csv", "application/csv"):
-            return request.stream or _Empty(), "csv"
-        if content_type == "application/json":
-            return request.stream or _Empty(), "json"
+        if content_type in RAW_FORMATS:
+            data = request.data  # a RawUpload, or {} when the body is empty
+            return (data.stream if isinstance(data, RawUpload) else _Empty()), RAW_FORMATS[
+                content_type
+            ]
         raise exceptions.UnsupportedMediaType(
             content_type or "none",
             detail="Send text/csv, application/json, or multipart/form-data with a 'file' field.",
