@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name
+from psycopg import sql
 
 from kpiplatform.data import columns as cols
 from kpiplatform.data.codes import ISO_3166_CODES, ISO_4217_CODES
@@ -88,24 +89,61 @@ class _DatasetPlan:
     date_is_timestamp: bool
     staging_table: str
     create_staging_sql: str
+    truncate_staging_sql: str
     copy_sql: str
     upsert_sql: str
     delete_sql: str = field(default="")
 
 
-def _sql_literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
+# The statements of every dataset, templated once per dataset by _plan with psycopg.sql:
+# identifiers are sql.Identifier, default values sql.Literal, the source a parameter.
+#
+# The subquery in RETURNING reads the snapshot taken before this statement, so for an updated
+# row it sees the old version: its old date (a payment moved from March to May touches both
+# months). It runs only for updated rows, by primary key. Rows are written (and so locked) in
+# external_id order: two writers of the same records in opposite orders take turns instead of
+# deadlocking.
+UPSERT_SQL = sql.SQL("""
+    WITH written AS (
+        INSERT INTO {table} AS t (source, external_id, {data_columns}, updated_at)
+        SELECT %(source)s::varchar, s.external_id, {staged_row}, now() FROM {staging} s
+        ORDER BY s.external_id
+        ON CONFLICT (source, external_id) DO UPDATE SET
+            {assignments}, deleted_at = NULL, updated_at = EXCLUDED.updated_at
+        WHERE t.deleted_at IS NOT NULL
+           OR ROW({current_row}) IS DISTINCT FROM ROW({excluded_row})
+        RETURNING (t.xmax = 0) AS inserted, {day} AS day,
+            CASE WHEN NOT (t.xmax = 0)
+                 THEN (SELECT {old_day} FROM {table} o WHERE o.id = t.id) END AS old_day
+    )
+    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+           least(min({new_date}), min({old_date})), greatest(max({new_date}), max({old_date}))
+    FROM written
+""")
+DELETE_SQL = sql.SQL("""
+    WITH gone AS (
+        UPDATE {table} t SET deleted_at = now(), updated_at = now()
+        WHERE t.source = %(source)s AND t.external_id = ANY(%(ids)s::text[])
+          AND t.deleted_at IS NULL
+        RETURNING {day} AS day
+    )
+    SELECT count(*), min({date}), max({date}) FROM gone
+""")
+CREATE_STAGING_SQL = sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({column_defs})")
+COPY_SQL = sql.SQL("COPY {staging} ({columns}) FROM STDIN")
+TRUNCATE_SQL = sql.SQL("TRUNCATE {staging}")
 
 
-def _staged_value(column: cols.Column) -> str:
+def _staged_value(column: cols.Column) -> sql.Composable:
     """The staged value as it will be stored: omitted optional values become the default."""
+    staged = sql.Identifier("s", column.name)
     if column.nullable or column.default is None:
-        return f"s.{column.name}"
-    return f"COALESCE(s.{column.name}, {_sql_literal(column.default)})"
+        return staged
+    return sql.SQL("COALESCE({}, {})").format(staged, sql.Literal(column.default))
+
+
+def _columns(alias: str, names: list[str]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(alias, name) for name in names)
 
 
 @cache
@@ -115,7 +153,7 @@ def _plan(dataset: str) -> _DatasetPlan:
     model = DATASETS[dataset]
     columns = cols.columns_of(dataset)
     names = [c.name for c in columns]
-    table = model._meta.db_table
+    table = sql.Identifier(model._meta.db_table)
     date_field = model.date_field
     date_is_timestamp = bool(date_field) and (
         next(c for c in columns if c.name == date_field).kind == cols.DATETIME
@@ -124,50 +162,40 @@ def _plan(dataset: str) -> _DatasetPlan:
     # The name carries a digest of the column definitions: a long-lived connection that still
     # holds the staging table of an older schema version never reuses it.
     digest = hashlib.sha1(column_defs.encode(), usedforsecurity=False).hexdigest()[:10]
-    staging = f"kpi_stage_{dataset}_{digest}"
+    staging_table = f"kpi_stage_{dataset}_{digest}"
+    staging = sql.Identifier(staging_table)
     data_names = [n for n in names if n != "external_id"]
-    staged_row = ", ".join(_staged_value(c) for c in columns if c.name != "external_id")
-    current_row = ", ".join(f"t.{n}" for n in data_names)
-    excluded_row = ", ".join(f"EXCLUDED.{n}" for n in data_names)
-    day = f"t.{date_field}" if date_field else "NULL::date"
 
-    def day_sql(name: str) -> str:
-        return f"({name} AT TIME ZONE 'UTC')::date" if date_is_timestamp else name
+    def record_day(alias: str) -> sql.Composable:
+        return sql.Identifier(alias, date_field) if date_field else sql.SQL("NULL::date")
 
-    old_day = f"o.{date_field}" if date_field else "NULL::date"
-    # The subquery in RETURNING reads the snapshot taken before this statement, so for an
-    # updated row it sees the old version: its old date (a payment moved from March to May
-    # touches both months). It runs only for updated rows, by primary key.
-    # Rows are written (and so locked) in external_id order: two writers of the same records
-    # in opposite orders take turns instead of deadlocking.
-    upsert_sql = f"""
-        WITH written AS (
-            INSERT INTO {table} AS t (source, external_id, {", ".join(data_names)}, updated_at)
-            SELECT %(source)s::varchar, s.external_id, {staged_row}, now() FROM {staging} s
-            ORDER BY s.external_id
-            ON CONFLICT (source, external_id) DO UPDATE SET
-                {", ".join(f"{n} = EXCLUDED.{n}" for n in data_names)},
-                deleted_at = NULL, updated_at = EXCLUDED.updated_at
-            WHERE t.deleted_at IS NOT NULL
-               OR ROW({current_row}) IS DISTINCT FROM ROW({excluded_row})
-            RETURNING (t.xmax = 0) AS inserted, {day} AS day,
-                CASE WHEN NOT (t.xmax = 0)
-                     THEN (SELECT {old_day} FROM {table} o WHERE o.id = t.id) END AS old_day
-        )
-        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
-               least(min({day_sql("day")}), min({day_sql("old_day")})),
-               greatest(max({day_sql("day")}), max({day_sql("old_day")}))
-        FROM written
-    """
-    delete_sql = f"""
-        WITH gone AS (
-            UPDATE {table} t SET deleted_at = now(), updated_at = now()
-            WHERE t.source = %(source)s AND t.external_id = ANY(%(ids)s::text[])
-              AND t.deleted_at IS NULL
-            RETURNING {day} AS day
-        )
-        SELECT count(*), min({day_sql("day")}), max({day_sql("day")}) FROM gone
-    """
+    def calendar_day(name: str) -> sql.Composable:
+        column = sql.Identifier(name)
+        if date_is_timestamp:
+            return sql.SQL("({} AT TIME ZONE 'UTC')::date").format(column)
+        return column
+
+    upsert_sql = UPSERT_SQL.format(
+        table=table,
+        staging=staging,
+        data_columns=sql.SQL(", ").join(map(sql.Identifier, data_names)),
+        staged_row=sql.SQL(", ").join(_staged_value(c) for c in columns if c.name != "external_id"),
+        assignments=sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(n), sql.Identifier("excluded", n))
+            for n in data_names
+        ),
+        current_row=_columns("t", data_names),
+        excluded_row=_columns("excluded", data_names),
+        day=record_day("t"),
+        old_day=record_day("o"),
+        new_date=calendar_day("day"),
+        old_date=calendar_day("old_day"),
+    )
+    delete_sql = DELETE_SQL.format(table=table, day=record_day("t"), date=calendar_day("day"))
+    # Django field types ("varchar(255)", "numeric(20, 10)"...) are SQL, not identifiers.
+    staging_columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.db_type)) for c in columns
+    )
     return _DatasetPlan(
         dataset=dataset,
         table=table,
@@ -191,11 +219,16 @@ def _plan(dataset: str) -> _DatasetPlan:
         ),
         date_field=date_field,
         date_is_timestamp=date_is_timestamp,
-        staging_table=staging,
-        create_staging_sql=f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({column_defs})",
-        copy_sql=f"COPY {staging} ({', '.join(names)}) FROM STDIN",
-        upsert_sql=upsert_sql,
-        delete_sql=delete_sql,
+        staging_table=staging_table,
+        create_staging_sql=CREATE_STAGING_SQL.format(
+            staging=staging, column_defs=staging_columns
+        ).as_string(),
+        truncate_staging_sql=TRUNCATE_SQL.format(staging=staging).as_string(),
+        copy_sql=COPY_SQL.format(
+            staging=staging, columns=sql.SQL(", ").join(map(sql.Identifier, names))
+        ).as_string(),
+        upsert_sql=upsert_sql.as_string(),
+        delete_sql=delete_sql.as_string(),
     )
 
 
@@ -362,7 +395,7 @@ class BulkWriter:
             # through its psycopg cursor, so the staging and target tables resolve there too.
             cursor: psycopg.Cursor = django_cursor.cursor
             cursor.execute(plan.create_staging_sql)
-            cursor.execute(f"TRUNCATE {plan.staging_table}")
+            cursor.execute(plan.truncate_staging_sql)
             try:
                 with cursor.copy(plan.copy_sql) as copy:
                     for row in page.values():
