@@ -130,6 +130,8 @@ def test_exchange_rates_are_exact_strings(acme):
         ("/api/v1/data/payments/?channel=ads", "payments has no channel column"),
         ("/api/v1/data/plans/?from=2025-01-01", "plans has no date"),
         ("/api/v1/data/payments/?from=yesterday", "is not a date"),
+        ("/api/v1/data/payments/?from=%25s", "'%s' is not a date"),
+        ("/api/v1/data/spend/?to=%25(x)s", "'%(x)s' is not a date"),
         ("/api/v1/data/payments/?to=2025-01-01T10:00:00", "offset"),
     ],
 )

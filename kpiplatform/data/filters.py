@@ -36,7 +36,11 @@ class DayOrMomentField(forms.CharField):
                 dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
             )
         except ValueError:
-            raise forms.ValidationError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+            # The value goes in params, never in the message: django-filter formats the
+            # message with %, so a "%s" sent by the client would break it.
+            raise forms.ValidationError(
+                "%(value)r is not a date (YYYY-MM-DD)", params={"value": text}
+            ) from None
         if isinstance(bound, dt.datetime) and bound.utcoffset() is None:
             raise forms.ValidationError("a date and time needs an offset or Z")
         # Bounds outside the days data may have are refused: there is nothing there, and a
