@@ -126,3 +126,9 @@ def test_a_nul_byte_in_a_kpi_series_parameter_is_400(acme, name):
     response = acme.client("viewer").get(f"/api/v1/kpis/mrr/series/?{name}=a%00b")
     assert response.status_code == 400
     assert response.json()["error"]["message"].startswith(f"{name}: ")
+
+
+@pytest.mark.parametrize("path", _api_paths(get_resolver("kpiplatform.urls_public")))
+def test_options_answers_on_every_api_endpoint_of_the_public_host(db, path):
+    response = Client(HTTP_HOST="localhost").options(path)
+    assert response.status_code == 200, (path, response.content[:300])
