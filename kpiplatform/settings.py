@@ -47,6 +47,11 @@ KPI_IMPORT_MAX_BYTES = env.int("KPI_IMPORT_MAX_BYTES", default=50_000_000)
 KPI_SIGNUP_RATE = env.str("KPI_SIGNUP_RATE", default="20/hour")
 # Password-reset e-mails one account receives.
 KPI_PASSWORD_RESET_RATE = env.str("KPI_PASSWORD_RESET_RATE", default="3/hour")
+# The days canonical data may fall on: 1 January of KPI_DATA_FIRST_YEAR to 31 December of the
+# year KPI_DATA_MAX_YEARS_AHEAD years from now. The writer refuses dates outside: the periods
+# KPIs store follow the data, so one stray date must not cost centuries of periods.
+KPI_DATA_FIRST_YEAR = env.int("KPI_DATA_FIRST_YEAR", default=1990)
+KPI_DATA_MAX_YEARS_AHEAD = env.int("KPI_DATA_MAX_YEARS_AHEAD", default=10)
 
 if not DEBUG:
     insecure = []
@@ -251,6 +256,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["kpiplatform.accounts.permissions.TenantMemberPermission"],
     "DEFAULT_PAGINATION_CLASS": "kpiplatform.api.pagination.StandardPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "kpiplatform.api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

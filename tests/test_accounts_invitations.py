@@ -195,3 +195,14 @@ def test_viewer_and_analyst_cannot_invite(acme, mailoutbox):
         assert api.json()["error"]["message"] == "This needs the Admin role."
         assert client.get("/api/v1/invitations/").status_code == 403
     assert mailoutbox == []
+
+
+def test_api_refuses_an_invitation_without_a_role_with_a_field_error(acme, mailoutbox):
+    response = acme.client("admin").post(
+        "/api/v1/invitations/", {"email": "norole@example.test"}, "application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"role": ["This field is required."]}
+    assert mailoutbox == []
+    with acme.activate():
+        assert not Invitation.objects.filter(email="norole@example.test").exists()

@@ -1,8 +1,12 @@
 """Team page and users API: roles, removal, and never the last admin."""
 
+import threading
+
+from django.db import connection
 from django.utils import timezone
 
-from kpiplatform.accounts.models import ApiToken, User
+from kpiplatform.accounts import services
+from kpiplatform.accounts.models import ApiToken, Role, User
 
 
 def row_of(html: str, email: str) -> str:
@@ -143,3 +147,48 @@ def test_members_of_another_company_are_not_found(acme, globex):
     # Ids repeat across companies, so the same id finds acme's own member, never globex's.
     found = acme.client("admin").get(f"/api/v1/users/{globex_admin_id}/")
     assert found.status_code == 404 or found.json()["email"].endswith("@acme.test")
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(
+    standing_companies, django_db_blocker
+):
+    """Two real connections in two threads; the rows must be committed to be seen by both."""
+    acme = standing_companies["acme"]
+    with django_db_blocker.unblock(), acme.activate():
+        first = acme.user("admin")
+        second = User.objects.create_user(email="second-admin@acme.test", role=Role.ADMIN)
+        try:
+            outcomes = []
+            for _ in range(5):  # the race is lost at once or not at all: try it a few times
+                User.objects.filter(pk__in=[first.pk, second.pk]).update(role=Role.ADMIN)
+                outcomes.append(demote_each_other_at_once(acme, first, second))
+        finally:
+            User.objects.filter(pk=first.pk).update(role=Role.ADMIN)
+            second.delete()
+    for results, admins in outcomes:
+        assert sorted(map(type, results.values()), key=str) == sorted(
+            [User, services.LastAdminError], key=str
+        ), results
+        assert len(admins) == 1
+
+
+def demote_each_other_at_once(acme, first, second) -> tuple[dict, list]:
+    barrier = threading.Barrier(2, timeout=10)
+    results: dict[int, object] = {}
+
+    def demote(user) -> None:
+        try:
+            with acme.activate():
+                barrier.wait()
+                results[user.pk] = services.change_role(user, Role.VIEWER)
+        except Exception as exc:
+            results[user.pk] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=demote, args=(user,)) for user in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results, list(services.active_admins().filter(pk__in=[first.pk, second.pk]))

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
 
 from kpiplatform.data.models import DATASETS, MrrSegment, Payment, Spend
 from kpiplatform.data.signals import data_changed
@@ -105,6 +107,54 @@ def test_multipart_upload_of_csv_and_json_files(acme):
     assert client.post(url("spend"), {"file": upload}).status_code == 201
     with acme.activate():
         assert Spend.objects.count() == 1
+
+
+def browser_session(company):
+    """A logged-in browser: CSRF enforced as in production, the token from the cookie."""
+    client = Client(HTTP_HOST=company.host, enforce_csrf_checks=True)
+    with company.activate():
+        client.force_login(company.user("admin"))
+    connection.set_schema_to_public()
+    assert client.get("/team/").status_code == 200  # a page with a form sets the CSRF cookie
+    return client, client.cookies["csrftoken"].value
+
+
+def test_a_logged_in_browser_uploads_a_csv_file_with_the_csrf_token(acme):
+    client, token = browser_session(acme)
+    upload = SimpleUploadedFile("payments.csv", PAYMENTS_CSV.encode(), content_type="text/csv")
+    response = client.post(url("payments"), {"file": upload, "csrfmiddlewaretoken": token})
+    assert response.status_code == 201, response.content
+    assert response.json()["inserted"] == 3
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/csv", PAYMENTS_CSV),
+        ("application/json", json.dumps(list(csv.DictReader(io.StringIO(PAYMENTS_CSV))))),
+    ],
+)
+def test_a_logged_in_browser_posts_a_raw_file_with_the_csrf_header(acme, content_type, body):
+    client, token = browser_session(acme)
+    response = client.post(url("payments"), body, content_type=content_type, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 201, response.content
+    assert response.json()["inserted"] == 3
+    with acme.activate():
+        assert Payment.objects.count() == 3
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", "application/json", "multipart/form-data"])
+def test_a_session_upload_without_the_csrf_token_is_403(acme, content_type):
+    client, _ = browser_session(acme)
+    if content_type == "multipart/form-data":
+        upload = SimpleUploadedFile("payments.csv", PAYMENTS_CSV.encode(), "text/csv")
+        response = client.post(url("payments"), {"file": upload})
+    else:
+        response = client.post(url("payments"), PAYMENTS_CSV, content_type=content_type)
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["error"]["message"]
+    with acme.activate():
+        assert not Payment.objects.exists()
 
 
 def test_reposting_identical_rows_changes_nothing(acme):
@@ -276,6 +326,93 @@ def test_invalid_values_are_explained(acme, dataset, body, column, message):
     assert any(e["column"] == column and message in e["message"] for e in errors), errors
     with acme.activate():
         assert not DATASETS[dataset].objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("dataset", "row", "column", "message"),
+    [
+        ("spend", "s,2025-01-01,100,XYZ", "currency", "'XYZ' is not an ISO 4217 currency code"),
+        ("spend", "s,2025-01-01,-100,USD", "amount_minor", "must not be negative"),
+        ("customers", "c,ZZ", "country", "'ZZ' is not an ISO 3166 country code"),
+        ("web_traffic", "w,2025-01-01,-3", "sessions", "must not be negative"),
+        ("mrr_segments", "m,c,2025-01-01,-1,USD", "mrr_minor", "must not be negative"),
+    ],
+)
+def test_unknown_codes_and_negative_amounts_are_row_errors(acme, dataset, row, column, message):
+    header = {
+        "spend": "external_id,spent_on,amount_minor,currency",
+        "customers": "external_id,country",
+        "web_traffic": "external_id,day,sessions",
+        "mrr_segments": "external_id,customer_ref,starts_on,mrr_minor,currency",
+    }[dataset]
+    response = post_csv(acme, dataset, f"{header}\n{row}\n")
+    assert response.status_code == 400
+    (error,) = response.json()["error"]["errors"]
+    assert (error["line"], error["column"]) == (2, column)
+    assert message in error["message"]
+    with acme.activate():
+        assert not DATASETS[dataset].objects.exists()
+
+
+def test_one_row_spend_dated_year_1_is_refused_and_nothing_is_written(acme):
+    changes = []
+
+    def listener(sender, **kwargs):
+        changes.append(kwargs["changes"])
+
+    data_changed.connect(listener, weak=False)
+    try:
+        response = post_csv(
+            acme, "spend", "external_id,spent_on,amount_minor,currency\ns1,0001-01-01,100,USD\n"
+        )
+    finally:
+        data_changed.disconnect(listener)
+    assert response.status_code == 400
+    assert response.json()["error"]["errors"] == [
+        {
+            "line": 2,
+            "column": "spent_on",
+            "message": "0001-01-01 is before 1990-01-01, the earliest day accepted",
+        }
+    ]
+    assert changes == []
+    with acme.activate():
+        assert not Spend.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        # Outside years 1-9999 once converted to UTC: never converted, refused by their day.
+        ("0001-01-01T00:00:00+05:00", "0001-01-01 is before 1990-01-01"),
+        ("9999-12-31T23:59:59-05:00", "9999-12-31 is after"),
+        ("1989-12-31T23:59:59Z", "1989-12-31 is before 1990-01-01"),
+        ("2500-06-01T00:00:00Z", "2500-06-01 is after"),
+    ],
+)
+def test_timestamps_outside_the_accepted_days_are_row_errors_in_csv_and_json(acme, value, message):
+    csv_body = f"external_id,occurred_at,amount_minor,currency\np,{value},1,USD\n"
+    item = {"external_id": "p", "occurred_at": value, "amount_minor": 1, "currency": "USD"}
+    for response in (post_csv(acme, "payments", csv_body), post_json(acme, "payments", [item])):
+        assert response.status_code == 400
+        (error,) = response.json()["error"]["errors"]
+        assert error["column"] == "occurred_at"
+        assert message in error["message"]
+    with acme.activate():
+        assert not Payment.objects.exists()
+
+
+def test_the_accepted_days_follow_the_settings(acme, settings):
+    settings.KPI_DATA_FIRST_YEAR = 2020
+    settings.KPI_DATA_MAX_YEARS_AHEAD = 0
+    this_year = dt.datetime.now(dt.UTC).year
+    body = "external_id,spent_on,amount_minor,currency\n"
+    too_early = post_csv(acme, "spend", body + "s,2019-12-31,1,USD\n")
+    assert "before 2020-01-01" in too_early.json()["error"]["errors"][0]["message"]
+    too_late = post_csv(acme, "spend", body + f"s,{this_year + 1}-01-01,1,USD\n")
+    assert f"after {this_year}-12-31" in too_late.json()["error"]["errors"][0]["message"]
+    ok = post_csv(acme, "spend", body + f"s,2020-01-01,1,USD\nt,{this_year}-12-31,1,USD\n")
+    assert ok.status_code == 201, ok.json()
 
 
 def test_empty_and_malformed_files_are_refused(acme):

@@ -130,6 +130,8 @@ def test_exchange_rates_are_exact_strings(acme):
         ("/api/v1/data/payments/?channel=ads", "payments has no channel column"),
         ("/api/v1/data/plans/?from=2025-01-01", "plans has no date"),
         ("/api/v1/data/payments/?from=yesterday", "is not a date"),
+        ("/api/v1/data/payments/?from=%25s", "'%s' is not a date"),
+        ("/api/v1/data/spend/?to=%25(x)s", "'%(x)s' is not a date"),
         ("/api/v1/data/payments/?to=2025-01-01T10:00:00", "offset"),
     ],
 )
@@ -160,3 +162,61 @@ def test_openapi_schema_lists_the_data_endpoints(acme):
     response = acme.client("viewer").get("/api/v1/schema/")
     assert response.status_code == 200
     assert "/api/v1/data/{dataset}/" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("dataset", "name", "message"),
+    [
+        ("payments", "source", "Null characters are not allowed."),
+        ("payments", "external_id", "Null characters are not allowed."),
+        ("payments", "customer_ref", "Null characters are not allowed."),
+        ("spend", "channel", "Null characters are not allowed."),
+        ("spend", "campaign", "Null characters are not allowed."),
+        ("payments", "channel", "payments has no channel column"),
+        ("payments", "from", "'a\\x00b' is not a date (YYYY-MM-DD)"),
+        ("spend", "to", "'a\\x00b' is not a date (YYYY-MM-DD)"),
+    ],
+)
+def test_a_nul_byte_in_any_filter_is_400(payments, dataset, name, message):
+    status, body = get(payments, f"/api/v1/data/{dataset}/?{name}=a%00b")
+    assert status == 400
+    assert body["error"]["message"] == f"{name}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("dataset", "query", "message"),
+    [
+        ("payments", "to=9999-12-31", "to: 9999-12-31 is after"),
+        ("spend", "to=9999-12-31", "to: 9999-12-31 is after"),
+        ("payments", "from=0001-01-01T00:00:00%2B05:00", "from: 0001-01-01 is before 1990-01-01"),
+        ("payments", "to=9999-12-31T23:59:59-05:00", "to: 9999-12-31 is after"),
+        ("spend", "from=0001-01-01", "from: 0001-01-01 is before 1990-01-01"),
+    ],
+)
+def test_bounds_outside_the_days_data_may_have_are_400(payments, dataset, query, message):
+    status, body = get(payments, f"/api/v1/data/{dataset}/?{query}")
+    assert status == 400
+    assert body["error"]["message"].startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/api/v1/data/payments/", {"HTTP_ACCEPT": "text/html"}),
+        ("/api/v1/data/payments/?format=api&source=import", {}),
+    ],
+)
+def test_the_browsable_api_lists_records_with_the_filter_and_upload_forms(payments, path, headers):
+    response = payments.client("admin").get(path, **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "p0" in page
+    assert 'name="customer_ref"' in page  # the dataset's filters
+    assert 'name="file"' in page  # the import form
+
+
+def test_options_describes_the_import_upload(acme):
+    response = acme.client("admin").options("/api/v1/data/payments/")
+    assert response.status_code == 200
+    assert response.json()["actions"]["POST"]["file"]["type"] == "file upload"

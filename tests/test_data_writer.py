@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 
-from kpiplatform.data.models import MrrSegment, Payment, Plan
+from kpiplatform.data.models import DATASETS, MrrSegment, Payment, Plan
 from kpiplatform.data.signals import data_changed
 from kpiplatform.data.writer import BulkWriter, WriteError
 
@@ -184,6 +184,41 @@ def test_bad_records_are_refused_and_nothing_of_the_page_is_written(acme, record
         with pytest.raises(WriteError, match=message):
             BulkWriter("s").upsert("payments", [payment("ok", dt.date(2025, 1, 1)), record])
         assert not Payment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("dataset", "record", "message"),
+    [
+        ("spend", {"spent_on": dt.date(1, 1, 1)}, "spent_on: 0001-01-01 is before 1990-01-01"),
+        ("spend", {"spent_on": "0001-01-01"}, "spent_on: 0001-01-01 is before 1990-01-01"),
+        ("spend", {"spent_on": dt.date(9999, 12, 31)}, "spent_on: 9999-12-31 is after"),
+        ("spend", {"spent_on": "yesterday"}, "spent_on: not an ISO date"),
+        ("spend", {"currency": "XYZ"}, "currency: 'XYZ' is not an ISO 4217 currency code"),
+        (
+            "payments",
+            {"occurred_at": dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5)))},
+            "occurred_at: 0001-01-01 is before 1990-01-01",
+        ),
+        (
+            "payments",
+            {"occurred_at": "9999-12-31T23:59:59-05:00"},
+            "occurred_at: 9999-12-31 is after",
+        ),
+        ("customers", {"country": "ZZ"}, "country: 'ZZ' is not an ISO 3166 country code"),
+    ],
+)
+def test_days_outside_the_accepted_range_and_unknown_codes_are_refused(
+    acme, dataset, record, message
+):
+    base = {
+        "spend": {"spent_on": dt.date(2025, 1, 1), "amount_minor": 1, "currency": "USD"},
+        "payments": payment("x", dt.date(2025, 1, 1)),
+        "customers": {},
+    }[dataset]
+    with acme.activate():
+        with pytest.raises(WriteError, match=f"{dataset} record 1, {message}"):
+            BulkWriter("s").upsert(dataset, [{**base, "external_id": "x", **record}])
+        assert not DATASETS[dataset].objects.exists()
 
 
 def test_mrr_segment_end_before_start_is_refused_by_the_database(acme):

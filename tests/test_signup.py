@@ -154,6 +154,19 @@ INVALID = [
     pytest.param({"admin_email": "peter@"}, "admin_email", "valid email", id="bad-email"),
     pytest.param({"company_name": ""}, "company_name", "", id="empty-name"),
     pytest.param({"company_name": "   "}, "company_name", "", id="blank-name"),
+    # A name lands in e-mail subjects: a line break there is a header injection (and made
+    # every invitation of the company fail).
+    pytest.param(
+        {"company_name": "Initech\r\nBcc: all@example.test"},
+        "company_name",
+        "line breaks",
+        id="name-with-crlf",
+    ),
+    pytest.param({"company_name": "Initech\nLLC"}, "company_name", "line breaks", id="name-lf"),
+    pytest.param(
+        {"company_name": "Initech\u2028LLC"}, "company_name", "line breaks", id="name-u2028"
+    ),
+    pytest.param({"company_name": "Init\x07ech"}, "company_name", "control", id="name-bell"),
 ]
 
 

@@ -32,6 +32,8 @@ class InvitationSerializer(serializers.ModelSerializer):
         model = Invitation
         fields = ["id", "email", "role", "invited_by", "created_at", "expires_at", "state"]
         read_only_fields = ["id", "invited_by", "created_at", "expires_at", "state"]
+        # The inviter chooses the role: no silent default for what someone may do.
+        extra_kwargs = {"role": {"required": True}}
 
     def get_state(self, invitation: Invitation) -> str:
         """pending, accepted, revoked or expired."""

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.contrib.auth.password_validation import validate_password
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -47,10 +47,23 @@ def active_admins() -> QuerySet:
     return User.objects.filter(role=Role.ADMIN, is_active=True)
 
 
+def _lock_with_the_admins(user: User) -> User:
+    """Lock ``user`` and every active admin, in primary-key order; return ``user`` as locked.
+
+    One statement, one order: two admins demoting (or removing) each other at once queue on
+    the same first row instead of each holding their own and waiting for the other's. The one
+    who waited sees the other's change and is refused if they are now the last admin.
+    """
+    locked = User.objects.select_for_update().filter(
+        Q(pk=user.pk) | Q(role=Role.ADMIN, is_active=True)
+    )
+    rows = list(locked.order_by("pk"))
+    return next(row for row in rows if row.pk == user.pk)
+
+
 def _refuse_if_last_admin(user: User, message: str) -> None:
-    # Lock the admin rows, so two admins demoting each other at once cannot both succeed.
-    admin_ids = list(active_admins().select_for_update().values_list("pk", flat=True))
-    if admin_ids == [user.pk]:
+    # Called with the admin rows locked (_lock_with_the_admins).
+    if list(active_admins().values_list("pk", flat=True)) == [user.pk]:
         raise LastAdminError(message)
 
 
@@ -58,7 +71,7 @@ def change_role(user: User, role: str) -> User:
     """Give ``user`` the ``role``; refused if it would demote the last active admin."""
     role = Role(role)
     with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user.pk)
+        user = _lock_with_the_admins(user)
         if user.role == Role.ADMIN and role != Role.ADMIN and user.is_active:
             _refuse_if_last_admin(
                 user,
@@ -76,7 +89,7 @@ def remove_member(user: User) -> None:
     inviting the address again brings the account back.
     """
     with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user.pk)
+        user = _lock_with_the_admins(user)
         if user.role == Role.ADMIN and user.is_active:
             _refuse_if_last_admin(
                 user, f"{user.email} is the only admin; make someone else admin first."

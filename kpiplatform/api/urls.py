@@ -1,5 +1,5 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from kpiplatform.api import views
 
@@ -8,7 +8,8 @@ urlpatterns = [
     path("plugins/", include("kpiplatform.plugins.api_urls")),
     path("data/", include("kpiplatform.data.urls")),
     path("", include("kpiplatform.kpis.api_urls")),
+    path("", include("kpiplatform.facts.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", views.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("kpiplatform.accounts.api_urls")),
 ]

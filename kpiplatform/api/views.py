@@ -1,7 +1,8 @@
-"""Endpoints about the caller."""
+"""Endpoints about the caller, and the interactive API reference."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from drf_spectacular.views import SpectacularSwaggerView
+from rest_framework import renderers, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -28,3 +29,12 @@ class MeView(APIView):
             "company": request.tenant.slug,
         }
         return Response(MeSerializer(body).data)
+
+
+class ApiDocsView(SpectacularSwaggerView):
+    """The Swagger UI page. ``OPTIONS`` answers in JSON: the page template cannot render it."""
+
+    def get_renderers(self):
+        if self.request.method == "OPTIONS":
+            return [renderers.JSONRenderer()]
+        return super().get_renderers()

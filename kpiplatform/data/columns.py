@@ -8,9 +8,11 @@ writable columns.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import cache
 
+from django.conf import settings
 from django.db import connection, models
 
 from kpiplatform.data.models import DATASETS, CanonicalRecord
@@ -67,6 +69,34 @@ class Column:
     @property
     def is_country(self) -> bool:
         return self.name == "country"
+
+
+@dataclass(frozen=True)
+class DataDays:
+    """The days canonical data may fall on, both included (settings ``KPI_DATA_FIRST_YEAR``,
+    ``KPI_DATA_MAX_YEARS_AHEAD``). A timestamp counts by its own calendar day."""
+
+    first: dt.date
+    last: dt.date
+
+    def problem(self, day: dt.date) -> str | None:
+        """Why ``day`` is refused, or None when it is inside."""
+        if day < self.first:
+            return (
+                f"{day.isoformat()} is before {self.first.isoformat()}, the earliest day accepted"
+            )
+        if day > self.last:
+            return f"{day.isoformat()} is after {self.last.isoformat()}, the latest day accepted"
+        return None
+
+
+def data_days() -> DataDays:
+    """The accepted days as of now (the last one moves with the calendar)."""
+    this_year = dt.datetime.now(dt.UTC).year
+    return DataDays(
+        first=dt.date(settings.KPI_DATA_FIRST_YEAR, 1, 1),
+        last=dt.date(this_year + settings.KPI_DATA_MAX_YEARS_AHEAD, 12, 31),
+    )
 
 
 def _kind_of(field: models.Field) -> str:

@@ -12,22 +12,21 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
+from kpiplatform import strictjson
 from kpiplatform.data import columns as cols
+from kpiplatform.data.codes import ISO_3166_CODES, ISO_4217_CODES
 from kpiplatform.data.writer import BulkWriter, WriteCounts, WriteError
 
 IMPORT_SOURCE = "import"
 MAX_ERRORS = 100
-CURRENCY_RE = re.compile(r"[A-Z]{3}")
-COUNTRY_RE = re.compile(r"[A-Z]{2}")
 INTEGER_RE = re.compile(r"[+-]?\d+")
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
@@ -110,9 +109,9 @@ def _parse_text(column: cols.Column) -> Callable[[Any], Any]:
         text = str(value).strip()
         if column.choices and text not in column.choices:
             raise ValueError(f"{text!r} is not one of: {', '.join(column.choices)}")
-        if column.is_currency and not CURRENCY_RE.fullmatch(text):
+        if column.is_currency and text not in ISO_4217_CODES:
             raise ValueError(f"{text!r} is not an ISO 4217 currency code (3 upper-case letters)")
-        if column.is_country and not COUNTRY_RE.fullmatch(text):
+        if column.is_country and text not in ISO_3166_CODES:
             raise ValueError(f"{text!r} is not an ISO 3166 country code (2 upper-case letters)")
         if column.max_length and len(text) > column.max_length:
             raise ValueError(f"at most {column.max_length} characters")
@@ -154,20 +153,23 @@ def _parse_boolean(column: cols.Column) -> Callable[[Any], Any]:
     return parse
 
 
-def _parse_date(column: cols.Column) -> Callable[[Any], Any]:
+def _parse_date(column: cols.Column, days: cols.DataDays) -> Callable[[Any], Any]:
     def parse(value: Any) -> dt.date:
         text = value.strip() if isinstance(value, str) else None
         if text is None or len(text) != 10:
             raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
         try:
-            return dt.date.fromisoformat(text)
+            day = dt.date.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        if problem := days.problem(day):
+            raise ValueError(problem)
+        return day
 
     return parse
 
 
-def _parse_datetime(column: cols.Column) -> Callable[[Any], Any]:
+def _parse_datetime(column: cols.Column, days: cols.DataDays) -> Callable[[Any], Any]:
     def parse(value: Any) -> dt.datetime:
         if not isinstance(value, str):
             raise ValueError(f"{value!r} is not an ISO 8601 date and time")
@@ -181,6 +183,10 @@ def _parse_datetime(column: cols.Column) -> Callable[[Any], Any]:
             raise ValueError(
                 f"{value!r} has no time zone: add an offset or Z, e.g. 2025-03-01T09:30:00+01:00"
             )
+        # Its own calendar day: never converted, so year 1 or 9999 with an offset cannot
+        # overflow on the way.
+        if problem := days.problem(moment.date()):
+            raise ValueError(problem)
         return moment
 
     return parse
@@ -212,22 +218,25 @@ _PARSERS = {
     cols.TEXT: _parse_text,
     cols.INTEGER: _parse_integer,
     cols.BOOLEAN: _parse_boolean,
-    cols.DATE: _parse_date,
-    cols.DATETIME: _parse_datetime,
     cols.DECIMAL: _parse_decimal,
 }
+_DAY_PARSERS = {cols.DATE: _parse_date, cols.DATETIME: _parse_datetime}
+
+
+def _parser(column: cols.Column, days: cols.DataDays) -> Callable[[Any], Any]:
+    if column.kind in _DAY_PARSERS:
+        return _DAY_PARSERS[column.kind](column, days)
+    return _PARSERS[column.kind](column)
 
 
 # --- rules across columns --------------------------------------------------------------------
 
 
-def _non_negative(*names: str) -> Callable[[dict], list[tuple[str, str]]]:
+def _non_negative(*names: str, why: str = "") -> Callable[[dict], list[tuple[str, str]]]:
+    message = f"must not be negative{why}"
+
     def check(record: dict) -> list[tuple[str, str]]:
-        return [
-            (name, "must not be negative (refunds are positive amounts with kind refund)")
-            for name in names
-            if (record.get(name) or 0) < 0
-        ]
+        return [(name, message) for name in names if (record.get(name) or 0) < 0]
 
     return check
 
@@ -256,8 +265,28 @@ def _positive_rate(record: dict) -> list[tuple[str, str]]:
 
 
 RECORD_RULES: dict[str, tuple[Callable[[dict], list[tuple[str, str]]], ...]] = {
-    "payments": (_non_negative("amount_minor", "tax_minor", "discount_minor"),),
-    "mrr_segments": (_segment_dates,),
+    "payments": (
+        _non_negative(
+            "amount_minor",
+            "tax_minor",
+            "discount_minor",
+            why=" (refunds are positive amounts with kind refund)",
+        ),
+    ),
+    "plans": (_non_negative("amount_minor"),),
+    "mrr_segments": (_segment_dates, _non_negative("mrr_minor")),
+    "deals": (_non_negative("amount_minor"),),
+    "spend": (_non_negative("amount_minor"),),
+    "web_traffic": (
+        _non_negative(
+            "sessions",
+            "engaged_sessions",
+            "key_event_sessions",
+            "users",
+            "revenue_minor",
+            "ad_cost_minor",
+        ),
+    ),
     "survey_responses": (_survey_scale,),
     "exchange_rates": (_positive_rate,),
 }
@@ -272,7 +301,8 @@ class _Validator:
     def __init__(self, dataset: str) -> None:
         self.dataset = dataset
         self.columns = {c.name: c for c in cols.columns_of(dataset)}
-        self.parsers = {c.name: _PARSERS[c.kind](c) for c in self.columns.values()}
+        days = cols.data_days()
+        self.parsers = {c.name: _parser(c, days) for c in self.columns.values()}
         self.required = [c.name for c in self.columns.values() if c.required]
         self.rules = RECORD_RULES.get(dataset, ())
         self.errors: list[RowError] = []
@@ -382,11 +412,11 @@ def csv_rows(
 def json_rows(stream: Any, limit_bytes: int) -> Iterator[tuple[int, dict[str, Any]]]:
     """Items of a JSON array of objects as (item number from 1, object)."""
     try:
-        items = json.load(_text(stream, limit_bytes))
+        items = strictjson.loads(_text(stream, limit_bytes).read())
     except UnicodeDecodeError as exc:
         raise ImportRefused([RowError(0, "", "the file is not UTF-8 text")]) from exc
-    except json.JSONDecodeError as exc:
-        raise ImportRefused([RowError(0, "", f"not valid JSON: {exc}")]) from exc
+    except strictjson.InvalidJSON as exc:
+        raise ImportRefused([RowError(0, "", str(exc))]) from exc
     if not isinstance(items, list):
         raise ImportRefused([RowError(0, "", "expected a JSON array of objects")])
     not_objects = [
@@ -397,6 +427,20 @@ def json_rows(stream: Any, limit_bytes: int) -> Iterator[tuple[int, dict[str, An
     if not_objects:
         raise ImportRefused(not_objects[:MAX_ERRORS], len(not_objects) > MAX_ERRORS)
     yield from enumerate(items, start=1)
+
+
+def _take_turn(dataset: str) -> None:
+    """Wait for any other import of ``dataset`` in this company, until this transaction ends.
+
+    An import holds the rows of every page it wrote until it commits. The writer locks each
+    page in key order, but two files with the same records in different orders would still
+    lock pages of each other's: imports of one dataset take turns instead of deadlocking.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"kpiplatform.import:{connection.schema_name}.{dataset}"],
+        )
 
 
 def import_file(dataset: str, stream: Any, file_format: str, limit_bytes: int) -> WriteCounts:
@@ -413,6 +457,7 @@ def import_file(dataset: str, stream: Any, file_format: str, limit_bytes: int) -
     try:
         # Pages are written as rows stream in; a bad row later in the file rolls them back.
         with transaction.atomic():
+            _take_turn(dataset)
             writer.upsert(dataset, validator.records(rows))
     except WriteError as exc:
         raise ImportRefused([RowError(0, "", str(exc))]) from exc

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,14 +23,15 @@ from typing import Any
 import psycopg
 from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name
+from psycopg import sql
 
 from kpiplatform.data import columns as cols
+from kpiplatform.data.codes import ISO_3166_CODES, ISO_4217_CODES
 from kpiplatform.data.models import DATASETS
 from kpiplatform.data.signals import data_changed
 from kpiplatform.sdk import DatasetChanges
 
 PAGE_SIZE = 10_000
-CURRENCY_RE = re.compile(r"[A-Z]{3}")
 ONE_DAY = dt.timedelta(days=1)
 
 
@@ -84,29 +84,66 @@ class _DatasetPlan:
     datetimes: tuple[int, ...]
     dates: tuple[int, ...]
     choices: tuple[tuple[int, frozenset], ...]
-    currencies: tuple[int, ...]
+    codes: tuple[tuple[int, frozenset[str], str], ...]  # (column, allowed codes, what they are)
     date_field: str
     date_is_timestamp: bool
     staging_table: str
     create_staging_sql: str
+    truncate_staging_sql: str
     copy_sql: str
     upsert_sql: str
     delete_sql: str = field(default="")
 
 
-def _sql_literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
+# The statements of every dataset, templated once per dataset by _plan with psycopg.sql:
+# identifiers are sql.Identifier, default values sql.Literal, the source a parameter.
+#
+# The subquery in RETURNING reads the snapshot taken before this statement, so for an updated
+# row it sees the old version: its old date (a payment moved from March to May touches both
+# months). It runs only for updated rows, by primary key. Rows are written (and so locked) in
+# external_id order: two writers of the same records in opposite orders take turns instead of
+# deadlocking.
+UPSERT_SQL = sql.SQL("""
+    WITH written AS (
+        INSERT INTO {table} AS t (source, external_id, {data_columns}, updated_at)
+        SELECT %(source)s::varchar, s.external_id, {staged_row}, now() FROM {staging} s
+        ORDER BY s.external_id
+        ON CONFLICT (source, external_id) DO UPDATE SET
+            {assignments}, deleted_at = NULL, updated_at = EXCLUDED.updated_at
+        WHERE t.deleted_at IS NOT NULL
+           OR ROW({current_row}) IS DISTINCT FROM ROW({excluded_row})
+        RETURNING (t.xmax = 0) AS inserted, {day} AS day,
+            CASE WHEN NOT (t.xmax = 0)
+                 THEN (SELECT {old_day} FROM {table} o WHERE o.id = t.id) END AS old_day
+    )
+    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+           least(min({new_date}), min({old_date})), greatest(max({new_date}), max({old_date}))
+    FROM written
+""")
+DELETE_SQL = sql.SQL("""
+    WITH gone AS (
+        UPDATE {table} t SET deleted_at = now(), updated_at = now()
+        WHERE t.source = %(source)s AND t.external_id = ANY(%(ids)s::text[])
+          AND t.deleted_at IS NULL
+        RETURNING {day} AS day
+    )
+    SELECT count(*), min({date}), max({date}) FROM gone
+""")
+CREATE_STAGING_SQL = sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({column_defs})")
+COPY_SQL = sql.SQL("COPY {staging} ({columns}) FROM STDIN")
+TRUNCATE_SQL = sql.SQL("TRUNCATE {staging}")
 
 
-def _staged_value(column: cols.Column) -> str:
+def _staged_value(column: cols.Column) -> sql.Composable:
     """The staged value as it will be stored: omitted optional values become the default."""
+    staged = sql.Identifier("s", column.name)
     if column.nullable or column.default is None:
-        return f"s.{column.name}"
-    return f"COALESCE(s.{column.name}, {_sql_literal(column.default)})"
+        return staged
+    return sql.SQL("COALESCE({}, {})").format(staged, sql.Literal(column.default))
+
+
+def _columns(alias: str, names: list[str]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(alias, name) for name in names)
 
 
 @cache
@@ -116,7 +153,7 @@ def _plan(dataset: str) -> _DatasetPlan:
     model = DATASETS[dataset]
     columns = cols.columns_of(dataset)
     names = [c.name for c in columns]
-    table = model._meta.db_table
+    table = sql.Identifier(model._meta.db_table)
     date_field = model.date_field
     date_is_timestamp = bool(date_field) and (
         next(c for c in columns if c.name == date_field).kind == cols.DATETIME
@@ -125,47 +162,40 @@ def _plan(dataset: str) -> _DatasetPlan:
     # The name carries a digest of the column definitions: a long-lived connection that still
     # holds the staging table of an older schema version never reuses it.
     digest = hashlib.sha1(column_defs.encode(), usedforsecurity=False).hexdigest()[:10]
-    staging = f"kpi_stage_{dataset}_{digest}"
+    staging_table = f"kpi_stage_{dataset}_{digest}"
+    staging = sql.Identifier(staging_table)
     data_names = [n for n in names if n != "external_id"]
-    staged_row = ", ".join(_staged_value(c) for c in columns if c.name != "external_id")
-    current_row = ", ".join(f"t.{n}" for n in data_names)
-    excluded_row = ", ".join(f"EXCLUDED.{n}" for n in data_names)
-    day = f"t.{date_field}" if date_field else "NULL::date"
 
-    def day_sql(name: str) -> str:
-        return f"({name} AT TIME ZONE 'UTC')::date" if date_is_timestamp else name
+    def record_day(alias: str) -> sql.Composable:
+        return sql.Identifier(alias, date_field) if date_field else sql.SQL("NULL::date")
 
-    old_day = f"o.{date_field}" if date_field else "NULL::date"
-    # The subquery in RETURNING reads the snapshot taken before this statement, so for an
-    # updated row it sees the old version: its old date (a payment moved from March to May
-    # touches both months). It runs only for updated rows, by primary key.
-    upsert_sql = f"""
-        WITH written AS (
-            INSERT INTO {table} AS t (source, external_id, {", ".join(data_names)}, updated_at)
-            SELECT %(source)s::varchar, s.external_id, {staged_row}, now() FROM {staging} s
-            ON CONFLICT (source, external_id) DO UPDATE SET
-                {", ".join(f"{n} = EXCLUDED.{n}" for n in data_names)},
-                deleted_at = NULL, updated_at = EXCLUDED.updated_at
-            WHERE t.deleted_at IS NOT NULL
-               OR ROW({current_row}) IS DISTINCT FROM ROW({excluded_row})
-            RETURNING (t.xmax = 0) AS inserted, {day} AS day,
-                CASE WHEN NOT (t.xmax = 0)
-                     THEN (SELECT {old_day} FROM {table} o WHERE o.id = t.id) END AS old_day
-        )
-        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
-               least(min({day_sql("day")}), min({day_sql("old_day")})),
-               greatest(max({day_sql("day")}), max({day_sql("old_day")}))
-        FROM written
-    """
-    delete_sql = f"""
-        WITH gone AS (
-            UPDATE {table} t SET deleted_at = now(), updated_at = now()
-            WHERE t.source = %(source)s AND t.external_id = ANY(%(ids)s::text[])
-              AND t.deleted_at IS NULL
-            RETURNING {day} AS day
-        )
-        SELECT count(*), min({day_sql("day")}), max({day_sql("day")}) FROM gone
-    """
+    def calendar_day(name: str) -> sql.Composable:
+        column = sql.Identifier(name)
+        if date_is_timestamp:
+            return sql.SQL("({} AT TIME ZONE 'UTC')::date").format(column)
+        return column
+
+    upsert_sql = UPSERT_SQL.format(
+        table=table,
+        staging=staging,
+        data_columns=sql.SQL(", ").join(map(sql.Identifier, data_names)),
+        staged_row=sql.SQL(", ").join(_staged_value(c) for c in columns if c.name != "external_id"),
+        assignments=sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(n), sql.Identifier("excluded", n))
+            for n in data_names
+        ),
+        current_row=_columns("t", data_names),
+        excluded_row=_columns("excluded", data_names),
+        day=record_day("t"),
+        old_day=record_day("o"),
+        new_date=calendar_day("day"),
+        old_date=calendar_day("old_day"),
+    )
+    delete_sql = DELETE_SQL.format(table=table, day=record_day("t"), date=calendar_day("day"))
+    # Django field types ("varchar(255)", "numeric(20, 10)"...) are SQL, not identifiers.
+    staging_columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.db_type)) for c in columns
+    )
     return _DatasetPlan(
         dataset=dataset,
         table=table,
@@ -180,14 +210,25 @@ def _plan(dataset: str) -> _DatasetPlan:
             for i, c in enumerate(columns)
             if c.choices
         ),
-        currencies=tuple(i for i, c in enumerate(columns) if c.is_currency),
+        codes=tuple(
+            (i, ISO_4217_CODES, "ISO 4217 currency code (3 upper-case letters)")
+            if c.is_currency
+            else (i, ISO_3166_CODES, "ISO 3166 country code (2 upper-case letters)")
+            for i, c in enumerate(columns)
+            if c.is_currency or c.is_country
+        ),
         date_field=date_field,
         date_is_timestamp=date_is_timestamp,
-        staging_table=staging,
-        create_staging_sql=f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({column_defs})",
-        copy_sql=f"COPY {staging} ({', '.join(names)}) FROM STDIN",
-        upsert_sql=upsert_sql,
-        delete_sql=delete_sql,
+        staging_table=staging_table,
+        create_staging_sql=CREATE_STAGING_SQL.format(
+            staging=staging, column_defs=staging_columns
+        ).as_string(),
+        truncate_staging_sql=TRUNCATE_SQL.format(staging=staging).as_string(),
+        copy_sql=COPY_SQL.format(
+            staging=staging, columns=sql.SQL(", ").join(map(sql.Identifier, names))
+        ).as_string(),
+        upsert_sql=upsert_sql.as_string(),
+        delete_sql=delete_sql.as_string(),
     )
 
 
@@ -201,7 +242,7 @@ def _checked_rows(plan: _DatasetPlan, records: Iterable[dict[str, Any]]) -> Iter
     width = len(template)
     row_of = plan.row_of
     columns = plan.columns
-    known_currencies: set[str] = set()
+    days = cols.data_days()
     for number, record in enumerate(records, start=1):
         merged = {**template, **record}
         if len(merged) != width:
@@ -223,11 +264,26 @@ def _checked_rows(plan: _DatasetPlan, records: Iterable[dict[str, Any]]) -> Iter
                 if parsed.tzinfo is None:
                     raise _refuse(plan, number, columns[i].name, "needs a time zone offset")
                 row = (*row[:i], parsed, *row[i + 1 :])
+                value = parsed
             elif not isinstance(value, dt.datetime) or value.utcoffset() is None:
                 raise _refuse(plan, number, columns[i].name, "needs a timezone-aware datetime")
+            # Its own calendar day, so year 1 or 9999 with an offset never overflows here.
+            if problem := days.problem(value.date()):
+                raise _refuse(plan, number, columns[i].name, problem)
         for i in plan.dates:
-            if isinstance(row[i], dt.datetime):
+            value = row[i]
+            if value is None:
+                continue
+            if isinstance(value, str):
+                try:
+                    value = dt.date.fromisoformat(value)
+                except ValueError:
+                    raise _refuse(plan, number, columns[i].name, "not an ISO date") from None
+                row = (*row[:i], value, *row[i + 1 :])
+            elif isinstance(value, dt.datetime) or not isinstance(value, dt.date):
                 raise _refuse(plan, number, columns[i].name, "a date, not a datetime")
+            if problem := days.problem(value):
+                raise _refuse(plan, number, columns[i].name, problem)
         for i, allowed in plan.choices:
             if row[i] not in allowed:
                 raise _refuse(
@@ -236,14 +292,10 @@ def _checked_rows(plan: _DatasetPlan, records: Iterable[dict[str, Any]]) -> Iter
                     columns[i].name,
                     f"{row[i]!r} is not one of {sorted(allowed - {None})}",
                 )
-        for i in plan.currencies:
-            currency = row[i]
-            if currency and currency not in known_currencies:
-                if not isinstance(currency, str) or not CURRENCY_RE.fullmatch(currency):
-                    raise _refuse(
-                        plan, number, columns[i].name, "ISO 4217 code (3 upper-case letters)"
-                    )
-                known_currencies.add(currency)
+        for i, allowed, what in plan.codes:
+            code = row[i]
+            if code and (not isinstance(code, str) or code not in allowed):
+                raise _refuse(plan, number, columns[i].name, f"{code!r} is not an {what}")
         yield row
 
 
@@ -314,7 +366,7 @@ class BulkWriter:
         counts = WriteCounts()
         low: dt.date | None = None
         high: dt.date | None = None
-        ids = list(dict.fromkeys(str(i) for i in external_ids))
+        ids = sorted({str(i) for i in external_ids})  # locked in key order, like upserts
         for start in range(0, len(ids), self.page_size):
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(
@@ -343,7 +395,7 @@ class BulkWriter:
             # through its psycopg cursor, so the staging and target tables resolve there too.
             cursor: psycopg.Cursor = django_cursor.cursor
             cursor.execute(plan.create_staging_sql)
-            cursor.execute(f"TRUNCATE {plan.staging_table}")
+            cursor.execute(plan.truncate_staging_sql)
             try:
                 with cursor.copy(plan.copy_sql) as copy:
                     for row in page.values():

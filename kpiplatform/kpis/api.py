@@ -79,6 +79,13 @@ def _date(request, name: str) -> dt.date | None:
         raise exceptions.ValidationError({name: ["Use a date as YYYY-MM-DD."]}) from None
 
 
+def _text(request, name: str) -> str:
+    value = request.query_params.get(name, "")
+    if "\x00" in value:  # PostgreSQL text cannot hold it: refuse rather than fail
+        raise exceptions.ValidationError({name: ["Null characters are not allowed."]})
+    return value
+
+
 def _period_row(row: dict, grain: Grain) -> dict:
     period = Period(grain, row["period_start"], row["period_end"])
     return {
@@ -158,8 +165,7 @@ class KPISeriesView(APIView):
         start, end = _date(request, "start"), _date(request, "end")
         if start and end and start > end:
             raise exceptions.ValidationError({"end": ["The end is before the start."]})
-        segment_kind = request.query_params.get("segment_kind", "")
-        segment = request.query_params.get("segment", "")
+        segment_kind, segment = _text(request, "segment_kind"), _text(request, "segment")
         if segment_kind and segment_kind not in kpi.segments:
             raise exceptions.ValidationError(
                 {"segment_kind": [f"{key} is not broken down by {segment_kind!r}."]}

@@ -6,7 +6,7 @@ import zoneinfo
 
 from django import forms
 
-from kpiplatform.kpis.currencies import ISO_4217_CODES
+from kpiplatform.data.codes import ISO_4217_CODES
 from kpiplatform.kpis.models import CompanySettings
 
 

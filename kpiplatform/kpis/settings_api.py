@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kpiplatform.accounts.permissions import role_permission
-from kpiplatform.kpis.currencies import ISO_4217_CODES
+from kpiplatform.data.codes import ISO_4217_CODES
 from kpiplatform.kpis.models import CompanySettings
 
 

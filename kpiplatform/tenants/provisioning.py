@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -44,6 +45,9 @@ RESERVED_SLUGS = frozenset(
     }
 )  # fmt: skip
 SPARE_PREFIX = "spare_"
+# Unicode categories a company name may not contain: control characters (CR, LF, tab, NUL...)
+# and the line and paragraph separators.
+UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 # Serialises pool refills (any fixed 64-bit number unique to this purpose).
 POOL_LOCK_KEY = 0x6B70695F706F6F6C
 
@@ -75,6 +79,9 @@ def validate_signup(request: SignupRequest) -> None:
         errors["company_name"] = ["Enter your company's name."]
     elif len(name) > 200:
         errors["company_name"] = ["Use at most 200 characters."]
+    elif any(unicodedata.category(char) in UNPRINTABLE_CATEGORIES for char in name):
+        # The name goes into e-mail subjects and page titles: one line of visible text.
+        errors["company_name"] = ["Use one line of text: no line breaks or control characters."]
     slug = request.slug
     if not SLUG_PATTERN.match(slug) or "--" in slug:
         errors["slug"] = [
