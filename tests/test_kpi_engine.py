@@ -16,6 +16,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from kpiplatform.data.models import MrrSegment
+from kpiplatform.data.writer import BulkWriter
 from kpiplatform.kpis import engine, ledger
 from kpiplatform.kpis.models import (
     DataWarning,
@@ -475,3 +476,112 @@ def test_kpis_built_from_other_kpis_cover_every_period_of_their_inputs(worked_ex
     assert ltv_to_cac[MAR].value is None and "CAC" in ltv_to_cac[MAR].reason
     assert JAN in ltv_to_cac  # January too: CLV undefined there, said so
     assert ltv_to_cac[JAN].value is None and ltv_to_cac[JAN].reason
+
+
+# --- periods bounded by the data ---------------------------------------------------------
+def test_a_stray_record_years_away_costs_a_year_of_periods_and_deleting_it_removes_them(
+    worked_example,
+):
+    stray = {"external_id": "stray", "spent_on": dt.date(1990, 1, 1), "amount_minor": 1000}
+    load_records("spend", [{**stray, "currency": "EUR"}])
+    report = recompute_pending()
+    assert not report.failed
+    reach = dt.timedelta(days=engine.DATA_REACH_DAYS)
+    # Spend: the stray day and the year after it, nothing of the 34 years to today.
+    assert sorted(stored_values("spend", "day")) == [
+        dt.date(1990, 1, 1) + dt.timedelta(days=n) for n in range(engine.DATA_REACH_DAYS + 1)
+    ]
+    assert sorted(stored_values("spend", "year")) == [dt.date(1990, 1, 1), dt.date(1991, 1, 1)]
+    assert stored_values("spend", "month")[dt.date(1990, 1, 1)].value == 10
+    # CAC reads spend and the customers' segments: the stray year, then 2025 on.
+    cac_days = sorted(stored_values("cac", "day"))
+    assert [day for day in cac_days if day < JAN] == sorted(stored_values("spend", "day"))
+    assert next(day for day in cac_days if day >= JAN) == JAN
+    assert dt.date(1991, 1, 1) + reach not in cac_days
+    assert StoredKPIValue.objects.count() < 60_000
+    # Deleting the record removes the values of the periods it alone held.
+    BulkWriter("import").delete("spend", ["stray"])
+    recompute_pending()
+    assert not StoredKPIValue.objects.filter(period_start__lt=dt.date(2024, 12, 1)).exists()
+    assert set(stored_values("spend", "day")) == {timezone.now().date()}
+    assert sorted(stored_values("cac", "day"))[0] == JAN
+
+
+def test_a_recompute_after_changes_stores_what_a_full_one_does_across_gaps_in_the_data(
+    worked_example,
+):
+    load_records(
+        "spend",
+        [
+            {"spent_on": dt.date(2019, 5, 20), "amount_minor": 500, "currency": "EUR"},
+            {"spent_on": dt.date(2022, 12, 31), "amount_minor": 700, "currency": "EUR"},
+        ],
+    )
+    recompute_pending()
+    # A change inside the first stretch of data, one in the gap after it.
+    load_records("spend", [{"spent_on": dt.date(2019, 9, 1), "amount_minor": 1, "currency": "EUR"}])
+    recompute_pending()
+    PendingChange.objects.create(
+        dataset="spend", first_day=dt.date(2021, 3, 3), last_day=dt.date(2021, 3, 3)
+    )
+    recompute_pending()
+    incremental = _every_value()
+    recompute_all()
+    assert _every_value() == incremental
+    assert min(stored_values("spend", "week")) == dt.date(2019, 5, 20)
+    assert dt.date(2021, 1, 1) not in stored_values("spend", "quarter")
+
+
+def _every_value() -> dict:
+    return {
+        (v.kpi, v.grain, v.period_start, v.segment_kind, v.segment): (v.value, v.reason)
+        for v in StoredKPIValue.objects.all()
+    }
+
+
+# --- time limits -------------------------------------------------------------------------
+def test_a_kpi_whose_query_runs_past_the_statement_timeout_fails_in_words_and_others_store(
+    worked_example, settings, monkeypatch
+):
+    # kpiplatform-stall (tests/fixtures/plugins): its KPI sleeps 5 s in PostgreSQL.
+    monkeypatch.setenv("KPIPLATFORM_STALL", "sleep:5")
+    settings.KPI_STATEMENT_TIMEOUT_S = 0.3
+    started = time.monotonic()
+    report = engine.compute_kpis(keys=["stall_segment_count", "mrr", "spend"], grains=["month"])
+    assert time.monotonic() - started < 4
+    reason = (
+        "timed out: a query ran longer than the statement timeout (0.3 s, "
+        "KPI_STATEMENT_TIMEOUT_S) and was cancelled"
+    )
+    assert report.failed == {"stall_segment_count": reason}
+    assert sorted(report.computed) == ["mrr", "spend"]
+    failure = KPIComputation.objects.get(kpi="stall_segment_count")
+    assert failure.error.splitlines()[0] == reason
+    assert stored_values("mrr")[MAR].value == 320
+
+
+def test_a_kpi_that_waits_past_the_lock_timeout_fails_in_words(
+    standing_companies, django_db_blocker, settings, monkeypatch
+):
+    acme = standing_companies["acme"]
+    key = 918_273_645
+    monkeypatch.setenv("KPIPLATFORM_STALL", f"lock:{key}")
+    settings.KPI_LOCK_TIMEOUT_S = 0.3
+    with django_db_blocker.unblock():
+        db = connection.settings_dict
+        with psycopg.connect(
+            dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"], autocommit=True
+        ) as holder:
+            holder.execute("SELECT pg_advisory_lock(%s)", [key])
+            try:
+                with acme.activate():
+                    report = engine.compute_kpis(keys=["stall_segment_count"], grains=["month"])
+            finally:
+                with acme.activate():
+                    KPIComputation.objects.filter(kpi="stall_segment_count").delete()
+                    StoredKPIValue.objects.filter(kpi="stall_segment_count").delete()
+                connection.set_schema_to_public()
+    assert report.failed == {
+        "stall_segment_count": "timed out: waited longer than the lock timeout (0.3 s, "
+        "KPI_LOCK_TIMEOUT_S) for a lock that another transaction holds"
+    }
