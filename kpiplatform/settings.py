@@ -46,6 +46,8 @@ KPI_COMPUTE_CONNECTIONS = env.int("KPI_COMPUTE_CONNECTIONS", default=2)
 # still computed and stored.
 KPI_STATEMENT_TIMEOUT_S = env.float("KPI_STATEMENT_TIMEOUT_S", default=300)
 KPI_LOCK_TIMEOUT_S = env.float("KPI_LOCK_TIMEOUT_S", default=60)
+# Seconds from a write to the recompute it schedules: writes meanwhile join that recompute.
+KPI_RECOMPUTE_DELAY_S = env.float("KPI_RECOMPUTE_DELAY_S", default=5)
 # Largest CSV/JSON file the import API accepts.
 KPI_IMPORT_MAX_BYTES = env.int("KPI_IMPORT_MAX_BYTES", default=50_000_000)
 
@@ -263,6 +265,13 @@ else:
     CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = embedded.filesystem_broker(
         VAR_DIR / "broker"
     )
+# The queue tasks are sent to (installations sharing a broker use one each).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Pool processes of a worker. At least two: one company's recompute holds one process at
+# most, and the other companies' tasks run in the others.
+CELERY_WORKER_CONCURRENCY = env.int(
+    "CELERY_WORKER_CONCURRENCY", default=max(2, os.cpu_count() or 1)
+)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
