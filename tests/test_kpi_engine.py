@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -361,26 +362,38 @@ def test_numbers_of_any_type_are_stored_at_the_precision_of_the_table(worked_exa
 
 @dataclass
 class HeldKPI(KPI):
-    """Its value is ``value``; computing its second grain waits until ``release`` is set, so
-    the run's transaction stays open with the first grain stored."""
+    """Its value is ``value``. Given ``release``, computing its second grain says so
+    (``holding``: the run holds its turn, its first grain stored) and waits for ``release``."""
 
     value: int = 0
+    holding: threading.Event | None = None
     release: threading.Event | None = None
 
     def compute(self, context, periods):
         if periods[0].grain == Grain.QUARTER and self.release is not None:
+            self.holding.set()
             assert self.release.wait(timeout=30)
         return [KPIValue(period, KPIResult.amount(self.value)) for period in periods]
 
 
 def test_two_runs_storing_the_same_kpi_take_turns(standing_companies, django_db_blocker):
+    """The second run waits, inside its KPI's transaction, for the first to commit, then
+    replaces its values. Each step is observed, not slept on: the first run says when it
+    holds its turn, and PostgreSQL says when the second waits for it."""
     acme = standing_companies["acme"]
-    release = threading.Event()
+    key = f"held_{uuid.uuid4().hex[:10]}"  # a KPI of this test alone
+    holding, release = threading.Event(), threading.Event()
+    backends: dict[str, int] = {}
+    connected = {"first": threading.Event(), "second": threading.Event()}
     reports: dict[str, object] = {}
 
     def run(name: str, kpi: HeldKPI, grains: list[str]) -> None:
         try:
             with acme.activate():
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    backends[name] = cursor.fetchone()[0]
+                connected[name].set()
                 reports[name] = engine.compute_kpis(
                     kpis={kpi.key: kpi}, grains=grains, last_day=END_OF_MARCH
                 )
@@ -389,60 +402,52 @@ def test_two_runs_storing_the_same_kpi_take_turns(standing_companies, django_db_
         finally:
             connection.close()
 
-    first = threading.Thread(
-        target=run,
-        args=("first", HeldKPI(key="held", value=1, release=release), ["month", "quarter"]),
-    )
-    second = threading.Thread(target=run, args=("second", HeldKPI(key="held", value=2), ["month"]))
+    first_kpi = HeldKPI(key=key, value=1, holding=holding, release=release)
+    first = threading.Thread(target=run, args=("first", first_kpi, ["month", "quarter"]))
+    second = threading.Thread(target=run, args=("second", HeldKPI(key=key, value=2), ["month"]))
     started = timezone.now()
     with django_db_blocker.unblock():
         try:
             first.start()
+            assert holding.wait(timeout=30), reports  # the first run stored its month
+            second.start()
+            assert connected["second"].wait(timeout=30), reports
+            _wait_until_blocked(backends["second"], by=backends["first"])
+            release.set()
+            first.join(timeout=30)
+            second.join(timeout=30)
             with acme.activate():
-                deadline = time.monotonic() + 20
-                while time.monotonic() < deadline and not _stored_in_a_transaction():
-                    time.sleep(0.02)  # until the first run holds its stored month open
-                second.start()
-                while time.monotonic() < deadline and not _waiting_on_a_lock():
-                    time.sleep(0.02)  # until the second run waits for it
-                release.set()
-                first.join(timeout=20)
-                second.join(timeout=20)
                 months = list(
-                    StoredKPIValue.objects.filter(kpi="held", grain="month").values_list(
+                    StoredKPIValue.objects.filter(kpi=key, grain="month").values_list(
                         "period_start", "value"
                     )
                 )
         finally:
             release.set()
-            first.join(timeout=20)
-            second.join(timeout=20)
+            first.join(timeout=30)
+            second.join(timeout=30)
             # What the runs committed, including the errors of the test plugins that fail
             # on purpose when told about new values.
             with acme.activate():
-                StoredKPIValue.objects.filter(kpi="held").delete()
-                KPIComputation.objects.filter(kpi="held").delete()
+                StoredKPIValue.objects.filter(kpi=key).delete()
+                KPIComputation.objects.filter(kpi=key).delete()
                 PluginError.objects.filter(occurred_at__gte=started).delete()
             connection.set_schema_to_public()
-    assert reports["first"].computed == ["held"], reports["first"]
-    assert reports["second"].computed == ["held"], reports["second"]
+    assert reports["first"].computed == [key], reports["first"]
+    assert reports["second"].computed == [key], reports["second"]
     assert months == [(MAR, 2)]  # the second run's, stored after the first committed
 
 
-def _stored_in_a_transaction() -> bool:
-    """Another session holds an uncommitted write to the stored KPI values."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE relation = 'kpis_value'::regclass "
-            "AND pid <> pg_backend_pid() AND mode = 'RowExclusiveLock'"
-        )
-        return cursor.fetchone()[0] > 0
-
-
-def _waiting_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-        return cursor.fetchone()[0] > 0
+def _wait_until_blocked(pid: int, by: int, timeout_s: float = 30) -> None:
+    """Until the session ``pid`` waits for a lock that the session ``by`` holds."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT %s = ANY(pg_blocking_pids(%s))", [by, pid])
+            if cursor.fetchone()[0]:
+                return
+        assert time.monotonic() < deadline, f"session {pid} never waited for session {by}"
+        time.sleep(0.01)
 
 
 def test_recompute_command_covers_every_company(worked_example, capsys):
