@@ -376,10 +376,10 @@ def _compute_group(
             kpi_first_day = min(kpi_first_day, run.last_day)
         started = time.perf_counter()
         try:
-            with run.data_lock:
-                days = days_with_data(context, requires, kpi_first_day, run.data_memo)
             with transaction.atomic():
                 _begin_kpi(kpi.key)
+                with run.data_lock:
+                    days = days_with_data(context, requires, kpi_first_day, run.data_memo)
                 for grain in run.grains:
                     report.values_stored += _compute_grain(
                         run, kpi, grain, days, kpi_first_day, context
@@ -583,10 +583,10 @@ def _begin_kpi(key: str) -> None:
     its turn to store (one statement: a recompute runs hundreds of KPI transactions)."""
     with connection.cursor() as cursor:
         # JIT compiles every costly KPI query anew (about 0.4 s each) and wins less than
-        # that on these scans: hundreds of queries per full recompute. The time limits bound
-        # each statement of the KPI, the wait for its turn included (the select list is
-        # evaluated in order, settings first), and the query of a worker that was killed
-        # stops within the client check interval.
+        # that on these scans: hundreds of queries per full recompute. The statement timeout
+        # bounds each later statement of the KPI; the lock timeout also the wait for its turn
+        # here (the select list is evaluated in order, settings first). The query of a
+        # worker that was killed stops within the client check interval.
         cursor.execute(
             "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true), "
             "set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true), "

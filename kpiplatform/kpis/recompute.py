@@ -76,17 +76,17 @@ def record_full_recompute() -> None:
     PendingChange.objects.create(dataset=EVERYTHING, first_day=today, last_day=today)
 
 
-def enqueue_recompute(schema_name: str, delay_s: float | None = None) -> bool:
-    """Send a recompute task of the company, unless one is already on its way; True when
-    sent. A failed send is logged and left to the tick (the changes stay pending)."""
+def enqueue_recompute(schema_name: str) -> bool:
+    """Send a recompute task of the company (``KPI_RECOMPUTE_DELAY_S`` later), unless one is
+    already on its way; True when sent. A failed send is logged and left to the tick (the
+    changes stay pending)."""
     from kpiplatform.kpis.tasks import recompute_pending_changes
 
-    delay_s = settings.KPI_RECOMPUTE_DELAY_S if delay_s is None else delay_s
     with schema_context(schema_name):
         if not _claim_schedule():
             return False
         try:
-            recompute_pending_changes.apply_async(countdown=delay_s)
+            recompute_pending_changes.apply_async(countdown=settings.KPI_RECOMPUTE_DELAY_S)
         except Exception:
             _clear_schedule()
             logger.exception("could not send the recompute of %s; the tick will", schema_name)
