@@ -258,7 +258,11 @@ def task_queue(settings):
     finally:
         app.conf.task_default_queue = default
         with app.connection_for_write() as broker:
-            broker.default_channel.queue_delete(name)
+            # Bound in this channel first: a channel deletes the queues it knows the bindings of.
+            queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
+            bound = queue(broker.default_channel)
+            bound.declare()
+            bound.delete()
 
 
 def messages_in(queue_name: str) -> int:
