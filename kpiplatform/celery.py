@@ -12,6 +12,7 @@ A test checks that every registered task is one or the other.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from django.db import connection
 from tenant_schemas_celery.app import CeleryApp
@@ -32,6 +33,9 @@ class CompanyTask(TenantTask):
     # Set (``@tenant_task(fan_out_minutes=60)``) to have the periodic tick enqueue the task
     # for every active company at that interval.
     fan_out_minutes: int | None = None
+    # With ``fan_out_minutes``: a function from the active companies' schema names to those
+    # the tick enqueues the task for (by default, every one).
+    fan_out_to: Callable[[list[str]], list[str]] | None = None
 
     def __call__(self, *args, **kwargs):
         if connection.schema_name == "public":
@@ -65,6 +69,9 @@ app.conf.beat_schedule = {
 def tenant_task(*args, **kwargs):
     """Declare a task that works inside the enqueuing company's schema."""
     kwargs.setdefault("base", CompanyTask)
+    if kwargs.get("fan_out_to") is not None:
+        # A plain function as a class attribute would be bound as a method of the task.
+        kwargs["fan_out_to"] = staticmethod(kwargs["fan_out_to"])
     return app.task(*args, **kwargs)
 
 

@@ -265,9 +265,12 @@ class KPI:
     segments: tuple[str, ...] = ()  # segment kinds it can break down by: plan, country, ...
 
     def compute(self, context: KPIContext, periods: Sequence[Period]) -> Iterable[KPIValue]:
-        """Compute the KPI for every period in ``periods`` (one grain), all segments included.
+        """Compute the KPI for every period in ``periods`` (consecutive periods of one grain),
+        all segments included.
 
-        Compute all periods at once in SQL: one query per KPI, not one per period.
+        Compute all periods at once in SQL: one query per KPI, not one per period. The
+        engine gives only the periods that the data reaches, in as many calls as there are
+        runs of consecutive periods (docs/plugins.md).
         """
         raise NotImplementedError
 

@@ -41,6 +41,13 @@ KPI_SIGNUP_POOL_SIZE = env.int("KPI_SIGNUP_POOL_SIZE", default=2)
 # Database connections one KPI computation runs its independent KPIs on at once (each a
 # PostgreSQL backend, so a core); 1 computes everything on the task's own connection.
 KPI_COMPUTE_CONNECTIONS = env.int("KPI_COMPUTE_CONNECTIONS", default=2)
+# Limits inside each KPI's computation (its transaction): a statement running longer, or
+# waiting longer for a lock, is cancelled and that KPI is recorded as failed; the others are
+# still computed and stored.
+KPI_STATEMENT_TIMEOUT_S = env.float("KPI_STATEMENT_TIMEOUT_S", default=300)
+KPI_LOCK_TIMEOUT_S = env.float("KPI_LOCK_TIMEOUT_S", default=60)
+# Seconds from a write to the recompute it schedules: writes meanwhile join that recompute.
+KPI_RECOMPUTE_DELAY_S = env.float("KPI_RECOMPUTE_DELAY_S", default=5)
 # Largest CSV/JSON file the import API accepts.
 KPI_IMPORT_MAX_BYTES = env.int("KPI_IMPORT_MAX_BYTES", default=50_000_000)
 # Signups per client address, the page and the API together (each signup takes a schema).
@@ -284,13 +291,26 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------
+# Time limits of every task: at the soft one the task is interrupted and cleans up (a
+# recompute gives its company's lock back), at the hard one its pool process is killed.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=1500)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=1800)
 if "CELERY_BROKER_URL" in env:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+    # Redis hands an unacknowledged task to another worker after the visibility timeout:
+    # keep it above the longest a task may run.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 else:
     CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = embedded.filesystem_broker(
         VAR_DIR / "broker"
     )
+# The queue tasks are sent to (installations sharing a broker use one each).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Pool processes of a worker. At least two: one company's recompute holds one process at
+# most, and the other companies' tasks run in the others.
+CELERY_WORKER_CONCURRENCY = env.int(
+    "CELERY_WORKER_CONCURRENCY", default=max(2, os.cpu_count() or 1)
+)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

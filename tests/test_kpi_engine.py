@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from kpiplatform.data.models import MrrSegment
+from kpiplatform.data.writer import BulkWriter
 from kpiplatform.facts import ledger
 from kpiplatform.facts.models import DataWarning, LedgerDirtyCustomer, MrrMovement
 from kpiplatform.kpis import engine
@@ -355,26 +357,38 @@ def test_numbers_of_any_type_are_stored_at_the_precision_of_the_table(worked_exa
 
 @dataclass
 class HeldKPI(KPI):
-    """Its value is ``value``; computing its second grain waits until ``release`` is set, so
-    the run's transaction stays open with the first grain stored."""
+    """Its value is ``value``. Given ``release``, computing its second grain says so
+    (``holding``: the run holds its turn, its first grain stored) and waits for ``release``."""
 
     value: int = 0
+    holding: threading.Event | None = None
     release: threading.Event | None = None
 
     def compute(self, context, periods):
         if periods[0].grain == Grain.QUARTER and self.release is not None:
+            self.holding.set()
             assert self.release.wait(timeout=30)
         return [KPIValue(period, KPIResult.amount(self.value)) for period in periods]
 
 
 def test_two_runs_storing_the_same_kpi_take_turns(standing_companies, django_db_blocker):
+    """The second run waits, inside its KPI's transaction, for the first to commit, then
+    replaces its values. Each step is observed, not slept on: the first run says when it
+    holds its turn, and PostgreSQL says when the second waits for it."""
     acme = standing_companies["acme"]
-    release = threading.Event()
+    key = f"held_{uuid.uuid4().hex[:10]}"  # a KPI of this test alone
+    holding, release = threading.Event(), threading.Event()
+    backends: dict[str, int] = {}
+    connected = {"first": threading.Event(), "second": threading.Event()}
     reports: dict[str, object] = {}
 
     def run(name: str, kpi: HeldKPI, grains: list[str]) -> None:
         try:
             with acme.activate():
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    backends[name] = cursor.fetchone()[0]
+                connected[name].set()
                 reports[name] = engine.compute_kpis(
                     kpis={kpi.key: kpi}, grains=grains, last_day=END_OF_MARCH
                 )
@@ -383,60 +397,52 @@ def test_two_runs_storing_the_same_kpi_take_turns(standing_companies, django_db_
         finally:
             connection.close()
 
-    first = threading.Thread(
-        target=run,
-        args=("first", HeldKPI(key="held", value=1, release=release), ["month", "quarter"]),
-    )
-    second = threading.Thread(target=run, args=("second", HeldKPI(key="held", value=2), ["month"]))
+    first_kpi = HeldKPI(key=key, value=1, holding=holding, release=release)
+    first = threading.Thread(target=run, args=("first", first_kpi, ["month", "quarter"]))
+    second = threading.Thread(target=run, args=("second", HeldKPI(key=key, value=2), ["month"]))
     started = timezone.now()
     with django_db_blocker.unblock():
         try:
             first.start()
+            assert holding.wait(timeout=30), reports  # the first run stored its month
+            second.start()
+            assert connected["second"].wait(timeout=30), reports
+            _wait_until_blocked(backends["second"], by=backends["first"])
+            release.set()
+            first.join(timeout=30)
+            second.join(timeout=30)
             with acme.activate():
-                deadline = time.monotonic() + 20
-                while time.monotonic() < deadline and not _stored_in_a_transaction():
-                    time.sleep(0.02)  # until the first run holds its stored month open
-                second.start()
-                while time.monotonic() < deadline and not _waiting_on_a_lock():
-                    time.sleep(0.02)  # until the second run waits for it
-                release.set()
-                first.join(timeout=20)
-                second.join(timeout=20)
                 months = list(
-                    StoredKPIValue.objects.filter(kpi="held", grain="month").values_list(
+                    StoredKPIValue.objects.filter(kpi=key, grain="month").values_list(
                         "period_start", "value"
                     )
                 )
         finally:
             release.set()
-            first.join(timeout=20)
-            second.join(timeout=20)
+            first.join(timeout=30)
+            second.join(timeout=30)
             # What the runs committed, including the errors of the test plugins that fail
             # on purpose when told about new values.
             with acme.activate():
-                StoredKPIValue.objects.filter(kpi="held").delete()
-                KPIComputation.objects.filter(kpi="held").delete()
+                StoredKPIValue.objects.filter(kpi=key).delete()
+                KPIComputation.objects.filter(kpi=key).delete()
                 PluginError.objects.filter(occurred_at__gte=started).delete()
             connection.set_schema_to_public()
-    assert reports["first"].computed == ["held"], reports["first"]
-    assert reports["second"].computed == ["held"], reports["second"]
+    assert reports["first"].computed == [key], reports["first"]
+    assert reports["second"].computed == [key], reports["second"]
     assert months == [(MAR, 2)]  # the second run's, stored after the first committed
 
 
-def _stored_in_a_transaction() -> bool:
-    """Another session holds an uncommitted write to the stored KPI values."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE relation = 'kpis_value'::regclass "
-            "AND pid <> pg_backend_pid() AND mode = 'RowExclusiveLock'"
-        )
-        return cursor.fetchone()[0] > 0
-
-
-def _waiting_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-        return cursor.fetchone()[0] > 0
+def _wait_until_blocked(pid: int, by: int, timeout_s: float = 30) -> None:
+    """Until the session ``pid`` waits for a lock that the session ``by`` holds."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT %s = ANY(pg_blocking_pids(%s))", [by, pid])
+            if cursor.fetchone()[0]:
+                return
+        assert time.monotonic() < deadline, f"session {pid} never waited for session {by}"
+        time.sleep(0.01)
 
 
 def test_recompute_command_covers_every_company(worked_example, capsys):
@@ -444,13 +450,17 @@ def test_recompute_command_covers_every_company(worked_example, capsys):
     assert "acme:" in capsys.readouterr().out
 
 
-def test_data_changes_schedule_one_recompute_per_company(acme, django_capture_on_commit_callbacks):
+def test_a_write_records_its_changes_for_the_recompute_it_schedules(
+    acme, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks, acme.activate():
         PendingChange.objects.all().delete()
         load_records("mrr_segments", [mrr_segment("X", "2025-01-01", None, 10)])
         load_records("mrr_segments", [mrr_segment("Y", "2025-02-01", None, 10)])
         assert PendingChange.objects.count() == 2
-    assert len(callbacks) == 1
+    # Each write makes sure of a recompute once committed (the first one sends it, see
+    # tests/test_celery_tasks.py).
+    assert len(callbacks) == 2
 
 
 def test_kpis_built_from_other_kpis_cover_every_period_of_their_inputs(worked_example):
@@ -470,3 +480,112 @@ def test_kpis_built_from_other_kpis_cover_every_period_of_their_inputs(worked_ex
     assert ltv_to_cac[MAR].value is None and "CAC" in ltv_to_cac[MAR].reason
     assert JAN in ltv_to_cac  # January too: CLV undefined there, said so
     assert ltv_to_cac[JAN].value is None and ltv_to_cac[JAN].reason
+
+
+# --- periods bounded by the data ---------------------------------------------------------
+def test_a_stray_record_years_away_costs_a_year_of_periods_and_deleting_it_removes_them(
+    worked_example,
+):
+    stray = {"external_id": "stray", "spent_on": dt.date(1990, 1, 1), "amount_minor": 1000}
+    load_records("spend", [{**stray, "currency": "EUR"}])
+    report = recompute_pending()
+    assert not report.failed
+    reach = dt.timedelta(days=engine.DATA_REACH_DAYS)
+    # Spend: the stray day and the year after it, nothing of the 34 years to today.
+    assert sorted(stored_values("spend", "day")) == [
+        dt.date(1990, 1, 1) + dt.timedelta(days=n) for n in range(engine.DATA_REACH_DAYS + 1)
+    ]
+    assert sorted(stored_values("spend", "year")) == [dt.date(1990, 1, 1), dt.date(1991, 1, 1)]
+    assert stored_values("spend", "month")[dt.date(1990, 1, 1)].value == 10
+    # CAC reads spend and the customers' segments: the stray year, then 2025 on.
+    cac_days = sorted(stored_values("cac", "day"))
+    assert [day for day in cac_days if day < JAN] == sorted(stored_values("spend", "day"))
+    assert next(day for day in cac_days if day >= JAN) == JAN
+    assert dt.date(1991, 1, 1) + reach not in cac_days
+    assert StoredKPIValue.objects.count() < 60_000
+    # Deleting the record removes the values of the periods it alone held.
+    BulkWriter("import").delete("spend", ["stray"])
+    recompute_pending()
+    assert not StoredKPIValue.objects.filter(period_start__lt=dt.date(2024, 12, 1)).exists()
+    assert set(stored_values("spend", "day")) == {timezone.now().date()}
+    assert sorted(stored_values("cac", "day"))[0] == JAN
+
+
+def test_a_recompute_after_changes_stores_what_a_full_one_does_across_gaps_in_the_data(
+    worked_example,
+):
+    load_records(
+        "spend",
+        [
+            {"spent_on": dt.date(2019, 5, 20), "amount_minor": 500, "currency": "EUR"},
+            {"spent_on": dt.date(2022, 12, 31), "amount_minor": 700, "currency": "EUR"},
+        ],
+    )
+    recompute_pending()
+    # A change inside the first stretch of data, one in the gap after it.
+    load_records("spend", [{"spent_on": dt.date(2019, 9, 1), "amount_minor": 1, "currency": "EUR"}])
+    recompute_pending()
+    PendingChange.objects.create(
+        dataset="spend", first_day=dt.date(2021, 3, 3), last_day=dt.date(2021, 3, 3)
+    )
+    recompute_pending()
+    incremental = _every_value()
+    recompute_all()
+    assert _every_value() == incremental
+    assert min(stored_values("spend", "week")) == dt.date(2019, 5, 20)
+    assert dt.date(2021, 1, 1) not in stored_values("spend", "quarter")
+
+
+def _every_value() -> dict:
+    return {
+        (v.kpi, v.grain, v.period_start, v.segment_kind, v.segment): (v.value, v.reason)
+        for v in StoredKPIValue.objects.all()
+    }
+
+
+# --- time limits -------------------------------------------------------------------------
+def test_a_kpi_whose_query_runs_past_the_statement_timeout_fails_in_words_and_others_store(
+    worked_example, settings, monkeypatch
+):
+    # kpiplatform-stall (tests/fixtures/plugins): its KPI sleeps 5 s in PostgreSQL.
+    monkeypatch.setenv("KPIPLATFORM_STALL", "sleep:5")
+    settings.KPI_STATEMENT_TIMEOUT_S = 0.3
+    started = time.monotonic()
+    report = engine.compute_kpis(keys=["stall_segment_count", "mrr", "spend"], grains=["month"])
+    assert time.monotonic() - started < 4
+    reason = (
+        "timed out: a query ran longer than the statement timeout (0.3 s, "
+        "KPI_STATEMENT_TIMEOUT_S) and was cancelled"
+    )
+    assert report.failed == {"stall_segment_count": reason}
+    assert sorted(report.computed) == ["mrr", "spend"]
+    failure = KPIComputation.objects.get(kpi="stall_segment_count")
+    assert failure.error.splitlines()[0] == reason
+    assert stored_values("mrr")[MAR].value == 320
+
+
+def test_a_kpi_that_waits_past_the_lock_timeout_fails_in_words(
+    standing_companies, django_db_blocker, settings, monkeypatch
+):
+    acme = standing_companies["acme"]
+    key = 918_273_645
+    monkeypatch.setenv("KPIPLATFORM_STALL", f"lock:{key}")
+    settings.KPI_LOCK_TIMEOUT_S = 0.3
+    with django_db_blocker.unblock():
+        db = connection.settings_dict
+        with psycopg.connect(
+            dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"], autocommit=True
+        ) as holder:
+            holder.execute("SELECT pg_advisory_lock(%s)", [key])
+            try:
+                with acme.activate():
+                    report = engine.compute_kpis(keys=["stall_segment_count"], grains=["month"])
+            finally:
+                with acme.activate():
+                    KPIComputation.objects.filter(kpi="stall_segment_count").delete()
+                    StoredKPIValue.objects.filter(kpi="stall_segment_count").delete()
+                connection.set_schema_to_public()
+    assert report.failed == {
+        "stall_segment_count": "timed out: waited longer than the lock timeout (0.3 s, "
+        "KPI_LOCK_TIMEOUT_S) for a lock that another transaction holds"
+    }

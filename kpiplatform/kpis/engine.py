@@ -1,8 +1,10 @@
 """The KPI engine: computes KPIs in the current company's schema and stores their values.
 
-Each KPI computes every period of a grain in one call (SQL inside PostgreSQL); the engine
-replaces the stored values of the computed periods with one COPY per KPI and grain, so values
-that are no longer produced are removed. A KPI that fails is logged and recorded against it;
+Each KPI computes every period of a grain in one call (SQL inside PostgreSQL), one call per
+run of consecutive periods: the periods are those the data reaches, not every period of the
+calendar (see ``DATA_REACH_DAYS``). The engine replaces the stored values of the computed
+span with one COPY per KPI and grain, so values that are no longer produced are removed. A
+KPI that fails (a time limit of its transaction included) is logged and recorded against it;
 the others carry on. KPIs that do not depend on each other are computed on two database
 connections at once (``KPI_COMPUTE_CONNECTIONS``). Pages and the API read the stored values
 only.
@@ -10,8 +12,10 @@ only.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import threading
 import time
 import traceback
 import zoneinfo
@@ -20,8 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+import psycopg
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -134,24 +140,149 @@ def datasets_read(kpis: dict[str, KPI], key: str) -> set[str]:
     return datasets
 
 
-def first_data_day(context: SqlKPIContext, datasets: Iterable[str]) -> dt.date | None:
-    """The earliest day any record of ``datasets`` is placed on (in the company's time zone)."""
-    parts = []
-    for name in sorted(set(datasets) - _TIMELESS_DATASETS):
-        model = DATASETS.get(name)
-        if model is None or not model.date_field:
-            continue
-        column = model._meta.get_field(model.date_field)
-        day = (
-            context.local_date_sql(column.column)
-            if column.get_internal_type() == "DateTimeField"
-            else column.column
+# Periods follow the data, not the calendar: a record keeps its KPIs' periods going from its
+# day (or, for a record that lasts, its span) to this many days after. Gaps in the data
+# shorter than that show as periods of zero (no revenue for a quarter is a fact); longer
+# ones get no periods, so a stray record dated decades away costs a year of periods, not
+# decades of them. A year, so that no period straddles two stretches of data by much.
+DATA_REACH_DAYS = 366
+# Datasets whose records last from their date field to another column (NULL: still going).
+_SPAN_ENDS = {"mrr_segments": "ends_on", "subscriptions": "ended_at"}
+
+DayRange = tuple[dt.date, dt.date]
+
+
+def _dated_column(context: SqlKPIContext, model, name: str) -> tuple[str, str]:
+    """SQL for the local day of a column of ``model``, and the column itself."""
+    column = model._meta.get_field(name)
+    if column.get_internal_type() == "DateTimeField":
+        return context.local_date_sql(column.column), column.column
+    return column.column, column.column
+
+
+def _dated_datasets(datasets: Iterable[str]) -> list[str]:
+    """Those of ``datasets`` that place their records in time."""
+    return [
+        name
+        for name in sorted(set(datasets) - _TIMELESS_DATASETS)
+        if DATASETS.get(name) is not None and DATASETS[name].date_field
+    ]
+
+
+def data_reaches(context: SqlKPIContext, dataset: str, first_day: dt.date) -> bool:
+    """Whether a record of ``dataset`` keeps every day from ``first_day`` to ``as_of`` in its
+    reach: one that starts by ``first_day`` and lasts until ``DATA_REACH_DAYS`` before
+    ``as_of``. Cheap (the first such record answers): the usual case of a recompute."""
+    model = DATASETS[dataset]
+    day, column = _dated_column(context, model, model.date_field)
+    reach_from = context.as_of - dt.timedelta(days=DATA_REACH_DAYS)
+    if dataset in _SPAN_ENDS:
+        end, _ = _dated_column(context, model, _SPAN_ENDS[dataset])
+        condition = f"{day} <= %(first)s AND ({end} IS NULL OR {end} >= %(reach_from)s)"
+    elif day == column:
+        condition = f"{column} BETWEEN %(reach_from)s AND %(first)s"
+    else:  # a timestamp: compared as such, so that an index on it serves
+        condition = (
+            f"{column} >= (%(reach_from)s::timestamp AT TIME ZONE %(zone)s) "
+            f"AND {column} < ((%(first)s + 1)::timestamp AT TIME ZONE %(zone)s)"
         )
-        parts.append(f"(SELECT min({day}) FROM {model._meta.db_table} WHERE deleted_at IS NULL)")
-    if not parts:
-        return None
-    rows = context.query(f"SELECT least({', '.join(parts)})")
+    rows = context.query(
+        f"SELECT EXISTS (SELECT 1 FROM {model._meta.db_table} WHERE deleted_at IS NULL "
+        f"AND {condition})",
+        {"first": first_day, "reach_from": reach_from, "zone": context.time_zone},
+    )
     return rows[0][0]
+
+
+def data_spans(context: SqlKPIContext, dataset: str) -> list[DayRange]:
+    """The stretches of days (first, last) that hold records of ``dataset`` up to ``as_of``,
+    apart by more than ``DATA_REACH_DAYS``, in order. One scan of the dataset."""
+    model = DATASETS[dataset]
+    first, column = _dated_column(context, model, model.date_field)
+    last = first
+    if dataset in _SPAN_ENDS:
+        end, _ = _dated_column(context, model, _SPAN_ENDS[dataset])
+        last = f"coalesce({end}, %(as_of)s)"
+    rows = context.query(
+        "SELECT min(first), max(last) FROM ("
+        "  SELECT first, last, count(*) FILTER (WHERE gap) OVER (ORDER BY first, last) AS n"
+        "  FROM ("
+        "    SELECT first, last, first - max(last) OVER (ORDER BY first, last ROWS BETWEEN"
+        "           UNBOUNDED PRECEDING AND 1 PRECEDING) > %(reach)s AS gap"
+        f"    FROM (SELECT DISTINCT {first} AS first, least({last}, %(as_of)s) AS last"
+        f"          FROM {model._meta.db_table}"
+        f"          WHERE deleted_at IS NULL AND {column} IS NOT NULL"
+        f"            AND {first} <= %(as_of)s) records"
+        "  ) gaps"
+        ") spans GROUP BY n ORDER BY 1",
+        {"as_of": context.as_of, "reach": DATA_REACH_DAYS},
+    )
+    return [(lo, hi) for lo, hi in rows]
+
+
+def days_with_data(
+    context: SqlKPIContext,
+    datasets: Iterable[str],
+    first_day: dt.date | None = None,
+    memo: dict | None = None,
+) -> list[DayRange]:
+    """The days up to ``as_of`` within the reach of a record of ``datasets``, as ordered,
+    disjoint ranges: the days whose periods a KPI reading ``datasets`` computes. With
+    ``first_day``, only the days from it on are wanted (the ranges may start earlier: a
+    caller cuts them at the start of its periods). A KPI reading no dataset placed in time,
+    or no data at all, computes the period of ``as_of`` alone. ``memo`` keeps the queries'
+    answers for the other KPIs of a run."""
+    memo = {} if memo is None else memo
+    last_day = context.as_of
+    dated = _dated_datasets(datasets)
+    if first_day is not None:
+        first_day = min(first_day, last_day)
+        for name in dated:
+            if ("reaches", name, first_day) not in memo:
+                memo["reaches", name, first_day] = data_reaches(context, name, first_day)
+            if memo["reaches", name, first_day]:
+                return [(first_day, last_day)]
+    spans: list[DayRange] = []
+    for name in dated:
+        if ("spans", name) not in memo:
+            memo["spans", name] = data_spans(context, name)
+        spans.extend(memo["spans", name])
+    reach = dt.timedelta(days=DATA_REACH_DAYS)
+    merged: list[list[dt.date]] = []
+    for lo, hi in sorted(spans):
+        end = min(_add_days(hi, reach), last_day)
+        if merged and lo <= _add_days(merged[-1][1], dt.timedelta(days=1)):
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([lo, end])
+    return [(lo, hi) for lo, hi in merged] or [(last_day, last_day)]
+
+
+def _add_days(day: dt.date, days: dt.timedelta) -> dt.date:
+    return dt.date.max if day >= dt.date.max - days else day + days
+
+
+def period_runs(
+    grain: Grain, ranges: Sequence[DayRange], first_start: dt.date | None = None
+) -> list[list[Period]]:
+    """The periods of ``grain`` that overlap ``ranges`` (and start on or after
+    ``first_start``), in runs of consecutive periods: a KPI computes each run in one call."""
+    starts: dict[dt.date, Period] = {}
+    for lo, hi in ranges:
+        if first_start is not None:
+            if hi < first_start:
+                continue
+            lo = max(lo, first_start)
+        for period in Period.between(grain, lo, hi):
+            starts[period.start] = period
+    runs: list[list[Period]] = []
+    for start in sorted(starts):
+        period = starts[start]
+        if runs and runs[-1][-1].end == period.start:
+            runs[-1].append(period)
+        else:
+            runs.append([period])
+    return runs
 
 
 def compute_kpis(
@@ -167,7 +298,8 @@ def compute_kpis(
 
     Periods run from the period containing ``first_day`` (default: the first day of the data
     the KPI reads) to the one containing ``last_day`` (default: today in the company's time
-    zone). Values of those periods that a KPI no longer produces are removed; with no
+    zone), and only where the data the KPI reads reaches (:func:`days_with_data`). Stored
+    values of those periods that a KPI no longer produces are removed; with no
     ``first_day``, every other stored value of the KPI is removed too. ``changed_since``
     gives each KPI its own first day instead: the earliest changed day of the datasets it
     reads (a dataset mapped to None changed on every day). ``kpis`` replaces the registered
@@ -218,6 +350,11 @@ class _Run:
     last_day: dt.date
     changed_since: dict[str, dt.date | None] | None
     computed_at: dt.datetime
+    # Set when the run stops (the task's time limit): the other connections' KPIs stop too.
+    stopped: threading.Event = field(default_factory=threading.Event)
+    # The answers of days_with_data's queries, shared by the run's connections.
+    data_memo: dict = field(default_factory=dict)
+    data_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _compute_group(
@@ -225,47 +362,90 @@ def _compute_group(
 ) -> None:
     """Compute and store ``group`` (ordered by dependencies) on the current connection, each
     KPI in its own transaction; then drop the group's shared temporary tables."""
-    data_start: dict[tuple[str, ...], dt.date | None] = {}
     for kpi in group:
-        requires = tuple(sorted(datasets_read(run.kpis, kpi.key)))
+        if run.stopped.is_set():
+            break
+        requires = datasets_read(run.kpis, kpi.key)
         kpi_first_day = run.first_day
         if run.changed_since is not None:
             kpi_first_day = _changed_since(requires, run.changed_since)
-        # The first data day scans whole datasets: only needed when no first day is given.
-        if kpi_first_day is None and requires not in data_start:
-            data_start[requires] = first_data_day(context, requires)
-        start = kpi_first_day or data_start.get(requires) or run.last_day
-        start = min(start, run.last_day)
+        if kpi_first_day is not None:
+            kpi_first_day = min(kpi_first_day, run.last_day)
         started = time.perf_counter()
         try:
             with transaction.atomic():
                 _begin_kpi(kpi.key)
+                with run.data_lock:
+                    days = days_with_data(context, requires, kpi_first_day, run.data_memo)
                 for grain in run.grains:
-                    periods = Period.between(grain, start, run.last_day)
-                    values = _compute(kpi, run.plugin_of.get(kpi.key), context, periods)
-                    report.values_stored += _store(
-                        kpi.key,
-                        grain,
-                        periods,
-                        values,
-                        run.computed_at,
-                        full=kpi_first_day is None,
-                    )
-                    context.computed.setdefault(kpi.key, {}).update(
-                        (value.period, value.result)
-                        for value in values
-                        if not value.segment_kind and not value.segment
+                    report.values_stored += _compute_grain(
+                        run, kpi, grain, days, kpi_first_day, context
                     )
                 _record_success(kpi.key, run.computed_at)
             report.computed.append(kpi.key)
             report.seconds[kpi.key] = time.perf_counter() - started
             logger.debug("KPI %s computed in %.3f s", kpi.key, report.seconds[kpi.key])
-        except Exception:
-            error = traceback.format_exc()
-            logger.exception("KPI %s failed", kpi.key)
-            _record_failure(kpi.key, error, run.computed_at)
-            report.failed[kpi.key] = error.strip().splitlines()[-1]
+        except SoftTimeLimitExceeded:
+            run.stopped.set()
+            raise
+        except Exception as exc:
+            reason = failure_reason(exc)
+            logger.exception("KPI %s failed: %s", kpi.key, reason)
+            _record_failure(kpi.key, f"{reason}\n\n{traceback.format_exc()}", run.computed_at)
+            report.failed[kpi.key] = reason
     _drop_temporary_tables(context)
+
+
+def _compute_grain(
+    run: _Run,
+    kpi: KPI,
+    grain: Grain,
+    days: Sequence[DayRange],
+    first_day: dt.date | None,
+    context: SqlKPIContext,
+) -> int:
+    """Compute one KPI at one grain (each run of consecutive periods in one call) and store
+    its values; return how many were stored."""
+    # A run from a first day replaces the values from that day's period on.
+    span_start = Period.containing(grain, first_day).start if first_day else None
+    periods: list[Period] = []
+    values: list[KPIValue] = []
+    for periods_run in period_runs(grain, days, span_start):
+        periods.extend(periods_run)
+        values.extend(_compute(kpi, run.plugin_of.get(kpi.key), context, periods_run))
+    span = None
+    if span_start is not None:
+        span = (span_start, Period.containing(grain, run.last_day).start)
+    stored = _store(kpi.key, grain, span, periods, values, run.computed_at)
+    context.computed.setdefault(kpi.key, {}).update(
+        (value.period, value.result)
+        for value in values
+        if not value.segment_kind and not value.segment
+    )
+    return stored
+
+
+def failure_reason(error: BaseException) -> str:
+    """Why a KPI failed, in words: a time limit of its computation, or the error itself."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, psycopg.errors.LockNotAvailable):
+            return (
+                "timed out: waited longer than the lock timeout "
+                f"({settings.KPI_LOCK_TIMEOUT_S:g} s, KPI_LOCK_TIMEOUT_S) for a lock that "
+                "another transaction holds"
+            )
+        if isinstance(cause, psycopg.errors.QueryCanceled):
+            if "statement timeout" in str(cause):
+                return (
+                    "timed out: a query ran longer than the statement timeout "
+                    f"({settings.KPI_STATEMENT_TIMEOUT_S:g} s, KPI_STATEMENT_TIMEOUT_S) and "
+                    "was cancelled"
+                )
+            return f"cancelled: {str(cause).strip()}"
+        cause = cause.__cause__ or cause.__context__
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _connections_for(kpi_count: int) -> int:
@@ -316,9 +496,12 @@ def _compute_groups_in_parallel(
     with its own copy of the context; the reports are merged into ``report``."""
     schema_name = connection.schema_name
 
+    sessions = []  # the threads' connections
+
     def compute(group: list[KPI]) -> ComputationReport:
         group_report = ComputationReport()
         own_context = replace(context, computed={}, memo={})
+        sessions.append(connections[DEFAULT_DB_ALIAS])  # this thread's (not a proxy)
         try:
             with schema_context(schema_name):
                 _compute_group(run, group, own_context, group_report)
@@ -327,11 +510,21 @@ def _compute_groups_in_parallel(
         return group_report
 
     with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="kpis") as pool:
-        for group_report in pool.map(compute, groups):
-            report.computed.extend(group_report.computed)
-            report.failed.update(group_report.failed)
-            report.values_stored += group_report.values_stored
-            report.seconds.update(group_report.seconds)
+        try:
+            for group_report in pool.map(compute, groups):
+                report.computed.extend(group_report.computed)
+                report.failed.update(group_report.failed)
+                report.values_stored += group_report.values_stored
+                report.seconds.update(group_report.seconds)
+        except BaseException:
+            # The task's time limit interrupts this thread alone: stop the other threads'
+            # KPIs, and their queries now rather than when they end.
+            run.stopped.set()
+            for session in sessions:
+                if session.connection is not None:
+                    with contextlib.suppress(Exception):
+                        session.connection.cancel_safe(timeout=5)
+            raise
 
 
 def _changed_since(requires: Iterable[str], changed: dict[str, dt.date | None]) -> dt.date | None:
@@ -372,7 +565,7 @@ def _compute(kpi: KPI, plugin_name: str | None, context, periods) -> list[KPIVal
         plugin_name, lambda: list(kpi.compute(context, periods)), hook=f"compute:{kpi.key}"
     )
     if not call.ok:
-        raise KPIComputeFailed(call.error)
+        raise KPIComputeFailed(call.error) from call.exception
     return call.value
 
 
@@ -386,16 +579,35 @@ _LOCK_VALUES = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':kpi-
 
 
 def _begin_kpi(key: str) -> None:
-    """In a KPI's transaction, before it computes: its query settings, and its turn to store
-    (one statement: a recompute runs hundreds of KPI transactions)."""
+    """In a KPI's transaction, before it computes: its query settings and time limits, and
+    its turn to store (one statement: a recompute runs hundreds of KPI transactions)."""
     with connection.cursor() as cursor:
         # JIT compiles every costly KPI query anew (about 0.4 s each) and wins less than
-        # that on these scans: hundreds of queries per full recompute.
+        # that on these scans: hundreds of queries per full recompute. The statement timeout
+        # bounds each later statement of the KPI; the lock timeout also the wait for its turn
+        # here (the select list is evaluated in order, settings first). The query of a
+        # worker that was killed stops within the client check interval.
         cursor.execute(
             "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true), "
-            f"({_LOCK_VALUES})",
-            [KPI_WORK_MEM, key],
+            "set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true), "
+            f"set_config('client_connection_check_interval', %s, true), ({_LOCK_VALUES})",
+            [
+                KPI_WORK_MEM,
+                _milliseconds(settings.KPI_STATEMENT_TIMEOUT_S),
+                _milliseconds(settings.KPI_LOCK_TIMEOUT_S),
+                CLIENT_CHECK_INTERVAL,
+                key,
+            ],
         )
+
+
+# How often the database checks, while a KPI's query runs, that the worker is still there.
+CLIENT_CHECK_INTERVAL = "5s"
+
+
+def _milliseconds(seconds: float) -> str:
+    """A PostgreSQL duration setting in milliseconds; 0 turns the limit off."""
+    return str(max(0, round(seconds * 1000)))
 
 
 # A KPI's values are replaced, not upserted: the engine deletes the computed range (or
@@ -417,14 +629,15 @@ _COPY_TYPES = (
 def _store(
     key: str,
     grain: Grain,
+    span: tuple[dt.date, dt.date] | None,
     periods: Sequence[Period],
     values: Sequence[KPIValue],
     computed_at: dt.datetime,
-    full: bool,
 ) -> int:
-    """Replace the stored values of ``key`` at ``grain`` in the span of ``periods`` (every
-    stored value of the KPI and grain when ``full``) with ``values``: values of the span that
-    are no longer produced (a segment or period that no longer has data) are removed."""
+    """Replace the stored values of ``key`` at ``grain`` whose periods start in ``span``
+    (every stored value of the KPI and grain when None) with ``values`` of ``periods``: the
+    values of the span that are no longer produced (a segment or period that no longer has
+    data) are removed."""
     wanted = {period.start for period in periods}
     values = [value for value in values if value.period.start in wanted]
     # In the KPI's transaction, which holds the KPI's lock (no savepoint: nothing to undo
@@ -432,9 +645,9 @@ def _store(
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         stale = "DELETE FROM kpis_value WHERE kpi = %s AND grain = %s"
         params: list = [key, grain.value]
-        if not full:
+        if span is not None:
             stale += " AND period_start >= %s AND period_start <= %s"
-            params += [periods[0].start, periods[-1].start]
+            params += list(span)
         cursor.execute(stale, params)
         if values:
             # COPY in binary: no text rendering and parsing of every date and number.

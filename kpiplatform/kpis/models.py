@@ -81,15 +81,32 @@ class KPIComputation(models.Model):
 
 
 class PendingChange(models.Model):
-    """Canonical data written since the last recompute; a task takes them all at once."""
+    """Canonical data written since the last recompute; a recompute takes them all at once
+    and deletes them once the values they touch are stored (kpis/recompute.py)."""
 
     dataset = models.CharField(max_length=64)
     first_day = models.DateField()
     last_day = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a recompute took the change. A taken change that is still pending when the next
+    # recompute starts belongs to one that did not finish.
+    taken_at = models.DateTimeField(null=True)
 
     class Meta:
         db_table = "kpis_pending_change"
 
     def __str__(self) -> str:
         return f"{self.dataset} {self.first_day}..{self.last_day}"
+
+
+class RecomputeSchedule(models.Model):
+    """One row: when a recompute task of the company was sent and has not started yet, so
+    that writes meanwhile join it instead of sending another (kpis/recompute.py)."""
+
+    enqueued_at = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "kpis_recompute_schedule"
+
+    def __str__(self) -> str:
+        return f"recompute scheduled at {self.enqueued_at}" if self.enqueued_at else "idle"

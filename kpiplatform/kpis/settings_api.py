@@ -53,20 +53,16 @@ class CompanySettingsSerializer(serializers.ModelSerializer):
 
 
 def save_settings(settings: CompanySettings, changed: set[str]) -> None:
-    """Save and, when a computing setting changed, schedule a full recompute."""
-    settings.save()
-    if changed:
-        schema_name = connection.schema_name
-        transaction.on_commit(lambda: schedule_full_recompute(schema_name))
+    """Save and, when a computing setting changed, schedule a full recompute (a pending
+    change saved with the settings, so that it cannot be lost)."""
+    from kpiplatform.kpis import recompute
 
-
-def schedule_full_recompute(schema_name: str) -> None:
-    from django_tenants.utils import schema_context
-
-    from kpiplatform.kpis.tasks import recompute_all_kpis
-
-    with schema_context(schema_name):
-        recompute_all_kpis.delay()
+    with transaction.atomic():
+        settings.save()
+        if changed:
+            recompute.record_full_recompute()
+            schema_name = connection.schema_name
+            transaction.on_commit(lambda: recompute.enqueue_recompute(schema_name))
 
 
 class CompanySettingsView(APIView):

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 import pluggy
+from celery.exceptions import SoftTimeLimitExceeded
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
@@ -127,6 +128,8 @@ def run_isolated(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Outcome:
         value = fn(*args, **kwargs)
         if isinstance(value, Iterable) and hasattr(value, "__next__"):
             value = list(value)
+    except SoftTimeLimitExceeded:
+        raise  # the task's time limit, not the plugin's failure: it stops the task
     except Exception as exc:  # a plugin may raise anything; it must not break the caller
         return Outcome(False, error=exc, traceback=traceback.format_exc())
     return Outcome(True, value=value)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -52,6 +53,7 @@ class PluginCall:
     ok: bool
     value: Any = None
     error: str = ""
+    exception: BaseException | None = None
 
 
 @dataclass(frozen=True)
@@ -236,11 +238,13 @@ def call_plugin(plugin_name: str, fn: Callable[..., Any], *args: Any, hook: str,
                 raise _PluginFailed(outcome)
     except _PluginFailed as failed:
         outcome = failed.outcome
+    except SoftTimeLimitExceeded:
+        raise  # the task's time limit (see run_isolated)
     except Exception as exc:  # the transaction failed around it: the plugin broke it
         outcome = Outcome(False, error=exc, traceback=traceback.format_exc())
     if not outcome.ok:
         record_error(plugin_name, hook, outcome)
-        return PluginCall(plugin_name, hook, False, error=outcome.message)
+        return PluginCall(plugin_name, hook, False, error=outcome.message, exception=outcome.error)
     return PluginCall(plugin_name, hook, True, value=outcome.value)
 
 

@@ -21,7 +21,8 @@ def tick(minute: int | None = None) -> int:
     """Find due work across companies and fan it out; return how many company tasks were sent.
 
     ``minute`` counts minutes since the epoch (now by default). A company task declared with
-    ``fan_out_minutes=N`` is due when ``minute`` is a multiple of N; beat ticks once a minute,
+    ``fan_out_minutes=N`` is due when ``minute`` is a multiple of N (and then sent to the
+    companies its ``fan_out_to`` picks, or to every active one); beat ticks once a minute,
     so a drifting tick may occasionally skip one run, which only delays housekeeping.
     """
     refill_signup_pool.delay()
@@ -31,16 +32,18 @@ def tick(minute: int | None = None) -> int:
     if not due:
         return 0
     sent = 0
-    companies = (
+    companies = list(
         Company.objects.filter(state=Company.State.ACTIVE)
         .exclude(schema_name="public")
+        .order_by("schema_name")
         .values_list("schema_name", flat=True)
     )
-    for schema_name in companies.iterator():
-        # Enqueued inside the company's schema: tenant-schemas-celery puts it in the header,
-        # and the worker runs the task there.
-        with schema_context(schema_name):
-            for task in due:
+    for task in due:
+        targets = task.fan_out_to(companies) if task.fan_out_to else companies
+        for schema_name in targets:
+            # Enqueued inside the company's schema: tenant-schemas-celery puts it in the
+            # header, and the worker runs the task there.
+            with schema_context(schema_name):
                 task.apply_async()
-                sent += 1
+            sent += 1
     return sent
