@@ -287,6 +287,9 @@ def test_plugin_sql_naming_another_company_or_a_platform_table_fails_that_kpi_al
             )
         )
         own = stored_values("own_payments")
+        recorded = dict(
+            PluginError.objects.filter(plugin="kpiplatform-example").values_list("hook", "message")
+        )
     assert report.computed == ["own_payments"]
     # February and March: the periods from the payment on (periods follow the data).
     assert [v.value for v in own.values()] == [1, 1]
@@ -299,6 +302,11 @@ def test_plugin_sql_naming_another_company_or_a_platform_table_fails_that_kpi_al
     for key, reason in reasons.items():
         assert report.failed[key].endswith(f"KPIComputeFailed: ProgrammingError: {reason}")
         assert reason in failures[key]
+    # Admins see each failure on the plugins page: recorded after the KPI's transaction
+    # rolled back, not inside it.
+    assert sorted(recorded) == sorted(f"compute:{key}" for key in reasons)
+    for key, reason in reasons.items():
+        assert reason in recorded[f"compute:{key}"]
 
 
 def test_kpis_handed_to_the_engine_directly_compute_under_the_company_role_too(acme):

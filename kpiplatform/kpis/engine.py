@@ -362,38 +362,45 @@ def _compute_group(
 ) -> None:
     """Compute and store ``group`` (ordered by dependencies) on the current connection, each
     KPI in its own transaction; then drop the group's shared temporary tables."""
-    for kpi in group:
-        if run.stopped.is_set():
-            break
-        requires = datasets_read(run.kpis, kpi.key)
-        kpi_first_day = run.first_day
-        if run.changed_since is not None:
-            kpi_first_day = _changed_since(requires, run.changed_since)
-        if kpi_first_day is not None:
-            kpi_first_day = min(kpi_first_day, run.last_day)
-        started = time.perf_counter()
-        try:
-            with transaction.atomic():
-                _begin_kpi(kpi.key)
-                with run.data_lock:
-                    days = days_with_data(context, requires, kpi_first_day, run.data_memo)
-                for grain in run.grains:
-                    report.values_stored += _compute_grain(
-                        run, kpi, grain, days, kpi_first_day, context
-                    )
-                _record_success(kpi.key, run.computed_at)
-            report.computed.append(kpi.key)
-            report.seconds[kpi.key] = time.perf_counter() - started
-            logger.debug("KPI %s computed in %.3f s", kpi.key, report.seconds[kpi.key])
-        except SoftTimeLimitExceeded:
-            run.stopped.set()
-            raise
-        except Exception as exc:
-            reason = failure_reason(exc)
-            logger.exception("KPI %s failed: %s", kpi.key, reason)
-            _record_failure(kpi.key, f"{reason}\n\n{traceback.format_exc()}", run.computed_at)
-            report.failed[kpi.key] = reason
-    _drop_temporary_tables(context)
+    try:
+        for kpi in group:
+            if run.stopped.is_set():
+                break
+            requires = datasets_read(run.kpis, kpi.key)
+            kpi_first_day = run.first_day
+            if run.changed_since is not None:
+                kpi_first_day = _changed_since(requires, run.changed_since)
+            if kpi_first_day is not None:
+                kpi_first_day = min(kpi_first_day, run.last_day)
+            started = time.perf_counter()
+            try:
+                with transaction.atomic():
+                    _begin_kpi(kpi.key)
+                    with run.data_lock:
+                        days = days_with_data(context, requires, kpi_first_day, run.data_memo)
+                    for grain in run.grains:
+                        report.values_stored += _compute_grain(
+                            run, kpi, grain, days, kpi_first_day, context
+                        )
+                    _record_success(kpi.key, run.computed_at)
+                report.computed.append(kpi.key)
+                report.seconds[kpi.key] = time.perf_counter() - started
+                logger.debug("KPI %s computed in %.3f s", kpi.key, report.seconds[kpi.key])
+            except SoftTimeLimitExceeded:
+                run.stopped.set()
+                raise
+            except Exception as exc:
+                reason = failure_reason(exc)
+                logger.exception("KPI %s failed: %s", kpi.key, reason)
+                if isinstance(exc, KPIComputeFailed):  # the KPI's transaction has rolled back
+                    plugins.record_failure(exc.call)
+                _record_failure(kpi.key, f"{reason}\n\n{traceback.format_exc()}", run.computed_at)
+                report.failed[kpi.key] = reason
+    finally:
+        # Also when the task is interrupted: a table left on a reused connection would
+        # hold a copy of this company's facts (and fail the next company's KPIs under their
+        # roles, which do not own it).
+        _drop_temporary_tables(context)
 
 
 def _compute_grain(
@@ -544,13 +551,22 @@ def _drop_temporary_tables(context: SqlKPIContext) -> None:
     """Drop the run's shared temporary tables: they would otherwise live as long as the
     database connection (a worker's), holding a copy of the company's facts."""
     tables = sorted(context.memo.pop(TEMPORARY_TABLES, ()))
-    if tables:
+    if not tables:
+        return
+    try:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {', '.join(tables)}")
+    except Exception:  # an interrupted run's connection: its tables go with its session
+        logger.warning("temporary tables %s not dropped", ", ".join(tables), exc_info=True)
 
 
 class KPIComputeFailed(RuntimeError):
-    """A plugin's KPI raised; the error is recorded against the plugin for admins."""
+    """A plugin's KPI raised; the error is recorded against the plugin for admins once the
+    KPI's transaction has rolled back."""
+
+    def __init__(self, call: plugins.PluginCall) -> None:
+        super().__init__(call.error)
+        self.call = call
 
 
 def _compute(kpi: KPI, plugin_name: str | None, context, periods) -> list[KPIValue]:
@@ -562,10 +578,13 @@ def _compute(kpi: KPI, plugin_name: str | None, context, periods) -> list[KPIVal
             return list(kpi.compute(context, periods))
     # Plugin code runs under the company's role in call_plugin.
     call = plugins.call_plugin(
-        plugin_name, lambda: list(kpi.compute(context, periods)), hook=f"compute:{kpi.key}"
+        plugin_name,
+        lambda: list(kpi.compute(context, periods)),
+        hook=f"compute:{kpi.key}",
+        record=False,
     )
     if not call.ok:
-        raise KPIComputeFailed(call.error) from call.exception
+        raise KPIComputeFailed(call) from call.exception
     return call.value
 
 

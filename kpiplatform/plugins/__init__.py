@@ -35,6 +35,7 @@ from kpiplatform.plugins.registry import (
     notification_channels,
     notify_kpi_values_updated,
     plugin_status,
+    record_failure,
     set_enabled,
 )
 
@@ -57,5 +58,6 @@ __all__ = [
     "notification_channels",
     "notify_kpi_values_updated",
     "plugin_status",
+    "record_failure",
     "set_enabled",
 ]

@@ -54,6 +54,7 @@ class PluginCall:
     value: Any = None
     error: str = ""
     exception: BaseException | None = None
+    traceback: str = ""
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,14 @@ def _plugin_transaction():
         yield
 
 
-def call_plugin(plugin_name: str, fn: Callable[..., Any], *args: Any, hook: str, **kwargs: Any):
+def call_plugin(
+    plugin_name: str,
+    fn: Callable[..., Any],
+    *args: Any,
+    hook: str,
+    record: bool = True,
+    **kwargs: Any,
+):
     """Run a plugin's code; on an exception, record it against the plugin and carry on.
 
     Returns a :class:`PluginCall`: ``ok`` and the value, or ``ok=False`` and the error in
@@ -229,7 +237,9 @@ def call_plugin(plugin_name: str, fn: Callable[..., Any], *args: Any, hook: str,
     caller's), under the company's database role (``kpiplatform.tenants.roles``): its SQL
     sees that company's data only, and a failed statement rolls back the plugin's work alone,
     leaving the caller's transaction usable. ``hook`` names what was called (a hook name, or
-    e.g. ``"compute:mrr"`` for a KPI's compute).
+    e.g. ``"compute:mrr"`` for a KPI's compute). A caller whose own transaction the failure
+    rolls back passes ``record=False`` and records it afterwards with :func:`record_failure`
+    (a record written inside that transaction would be rolled back with it).
     """
     try:
         with _plugin_transaction():
@@ -243,9 +253,24 @@ def call_plugin(plugin_name: str, fn: Callable[..., Any], *args: Any, hook: str,
     except Exception as exc:  # the transaction failed around it: the plugin broke it
         outcome = Outcome(False, error=exc, traceback=traceback.format_exc())
     if not outcome.ok:
-        record_error(plugin_name, hook, outcome)
-        return PluginCall(plugin_name, hook, False, error=outcome.message, exception=outcome.error)
+        if record:
+            record_error(plugin_name, hook, outcome)
+        return PluginCall(
+            plugin_name,
+            hook,
+            False,
+            error=outcome.message,
+            exception=outcome.error,
+            traceback=outcome.traceback,
+        )
     return PluginCall(plugin_name, hook, True, value=outcome.value)
+
+
+def record_failure(call: PluginCall) -> None:
+    """Record the failure of a call made with ``record=False``, for the company's admins."""
+    record_error(
+        call.plugin, call.hook, Outcome(False, error=call.exception, traceback=call.traceback)
+    )
 
 
 def call_hook(hook_name: str, **kwargs: Any) -> list[PluginCall]:
