@@ -34,7 +34,28 @@ def pytest_load_initial_conftests(early_config, parser, args):
 
 
 @pytest.fixture(scope="session")
-def standing_companies(django_db_setup, django_db_blocker) -> Iterator[dict]:
+def test_database(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """The test database, also when no selected test asks for ``db``: pytest-django creates
+    it only for the databases that selected tests request, and without it the standing
+    companies would be written into the database of ``DATABASE_URL`` itself."""
+    import os
+
+    import environ
+    from django.test.utils import setup_databases, teardown_databases
+
+    configured = environ.Env.db_url_config(os.environ["DATABASE_URL"])["NAME"]
+    if connection.settings_dict["NAME"] != configured:  # pytest-django made it
+        yield
+        return
+    with django_db_blocker.unblock():
+        created = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(created, verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def standing_companies(test_database, django_db_blocker) -> Iterator[dict]:
     """Create the standing companies once per session (committed, outside test transactions).
 
     At the end of the session, the company roles of the test database are dropped with it:
