@@ -20,7 +20,13 @@ from django.utils import timezone
 
 from kpiplatform.facts.labels import label_sql
 from kpiplatform.facts.models import LedgerDirtyCustomer, LedgerState
-from kpiplatform.facts.money import day_rates_sql, literal, to_reporting_sql
+from kpiplatform.facts.money import (
+    DAY_RATES,
+    create_day_rates,
+    day_rate_join_sql,
+    literal,
+    to_reporting_sql,
+)
 from kpiplatform.sdk import (
     MRR_DAYS_TABLE,
     MRR_MOVEMENTS_TABLE,
@@ -53,16 +59,9 @@ class LedgerBuild:
 
 
 def _segments_sql(context: KPIContext, scoped: bool, key: str) -> str:
-    # Only the columns the ledger reads: the segments are materialised once for the two
-    # boundary lists, and narrower rows are faster to write and read back.
-    # Each segment is converted at the rate of its first day (as ``money_sql``), looked up
-    # once per currency and day rather than once per segment (a year of daily rates serves
-    # thousands of segments), then joined back by hash.
-    reporting = context.reporting_currency
-    foreign_days = (
-        f"SELECT currency, starts_on AS day FROM segments WHERE currency <> {literal(reporting)}"
-    )
-    mrr = to_reporting_sql("s.mrr_minor", "s.currency", reporting, "r.rate")
+    # Only the columns the ledger reads. Each segment is converted at the rate of its first
+    # day (as ``money_sql``), from the day rates table of the build's transaction.
+    mrr = to_reporting_sql("s.mrr_minor", "s.currency", context.reporting_currency, "r.rate")
     scope = (
         f"JOIN {_SCOPE} sc ON sc.source = s.source AND sc.customer_ref = s.customer_ref"
         if scoped
@@ -70,49 +69,49 @@ def _segments_sql(context: KPIContext, scoped: bool, key: str) -> str:
     )
     columns = ", ".join("s." + column for column in key.split(", "))
     return f"""
-        WITH segments AS MATERIALIZED (
-            SELECT {columns}, s.starts_on, s.ends_on, s.mrr_minor, s.currency
-            FROM data_mrr_segments s {scope}
-            WHERE s.deleted_at IS NULL AND s.mrr_minor <> 0
-        ),
-        rates AS ({day_rates_sql(foreign_days)})
         SELECT {columns}, s.starts_on, s.ends_on, {mrr} AS mrr
-        FROM segments s
-        LEFT JOIN rates r ON r.currency = s.currency AND r.day = s.starts_on
+        FROM data_mrr_segments s {scope}
+        {day_rate_join_sql("r", "s.currency", "s.starts_on")}
+        WHERE s.deleted_at IS NULL AND s.mrr_minor <> 0
     """
 
 
 def movements_sql(context: KPIContext, scoped: bool = False, by_plan: bool = False) -> str:
     """SELECT of the ledger's rows (source, customer_ref, day, kind, amount, mrr_before,
     mrr_after, previous_day, next_day) from the segments, for every customer or for those in
-    the scope table.
+    the scope table. It reads the day rates table (:func:`create_day_rates`) and takes its
+    ``rates_until`` parameter.
 
     ``by_plan`` classifies the MRR of each customer *and plan* instead (rows also carry
     ``plan_ref``): the plan ledger, where moving a customer to another plan churns the old
     plan and starts the new one.
     """
     key = "source, customer_ref, plan_ref" if by_plan else "source, customer_ref"
-    # The customer ledger's rows know their neighbours (the plan ledger's are not needed).
-    neighbours = "" if by_plan else "lag(day) OVER w AS previous_day, lead(day) OVER w AS next_day,"
+    # The customer ledger's rows know their neighbours (the plan ledger's keep them to
+    # themselves); a change with no previous one is the first.
+    next_day = "" if by_plan else "lead(day) OVER w AS next_day,"
     neighbour_columns = "" if by_plan else ", previous_day, next_day"
+    # Grouped and ordered by bytes: the same groups as the columns' collation (equality is
+    # bytewise either way), and the sort compares abbreviated keys instead of calling the
+    # locale's comparison (4 % of a full build).
+    bytewise = ", ".join(f'{column} COLLATE "C" AS {column}' for column in key.split(", "))
     return f"""
         WITH seg AS ({_segments_sql(context, scoped, key)}),
         daily AS (
             SELECT {key}, day, sum(delta) AS delta
             FROM (
-                SELECT {key}, starts_on AS day, mrr AS delta
+                SELECT {bytewise}, starts_on AS day, mrr AS delta
                 FROM seg WHERE mrr IS NOT NULL
                 UNION ALL
-                SELECT {key}, ends_on, -mrr
+                SELECT {bytewise}, ends_on, -mrr
                 FROM seg WHERE mrr IS NOT NULL AND ends_on IS NOT NULL
             ) boundaries
             GROUP BY {key}, day
             HAVING sum(delta) <> 0
         ),
         running AS (
-            SELECT {key}, day, delta, {neighbours}
-                   sum(delta) OVER w AS mrr_after,
-                   row_number() OVER w AS nth
+            SELECT {key}, day, delta, lag(day) OVER w AS previous_day, {next_day}
+                   sum(delta) OVER w AS mrr_after
             FROM daily
             WINDOW w AS (PARTITION BY {key} ORDER BY day)
         )
@@ -120,7 +119,7 @@ def movements_sql(context: KPIContext, scoped: bool = False, by_plan: bool = Fal
                CASE
                    -- The first change of a customer starts from nothing: new business;
                    -- any later start from zero means the customer had MRR before.
-                   WHEN mrr_after - delta = 0 AND nth = 1 THEN 'new'
+                   WHEN mrr_after - delta = 0 AND previous_day IS NULL THEN 'new'
                    WHEN mrr_after - delta = 0 THEN 'reactivation'
                    WHEN mrr_after = 0 THEN 'churn'
                    WHEN delta > 0 THEN 'expansion'
@@ -252,13 +251,15 @@ def rebuild_all(context: KPIContext, ledgers: Sequence[tuple] = LEDGERS) -> Ledg
         _lock(cursor)
         # Every pending dirty customer is covered by this build.
         cursor.execute(f"DELETE FROM {DIRTY_TABLE}")
+        rates_until = create_day_rates(cursor, context.as_of)
         for table, key, by_plan in ledgers:
             cursor.execute(f"TRUNCATE {table}")
             # Into an empty table, writing the rows and then sorting them into a new key
             # index is faster than inserting every row into the index.
             cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey")
-            _insert_movements(cursor, context, table, scoped=False, by_plan=by_plan)
+            _insert_movements(cursor, context, table, False, by_plan, rates_until)
             cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {table}_pkey PRIMARY KEY ({key})")
+        cursor.execute(f"DROP TABLE {DAY_RATES}")
         cursor.execute("DELETE FROM kpis_data_warning WHERE kind = %s", [NO_RATE_WARNING])
         cursor.execute(_warnings_sql(context, scoped=False))
         _save_state()
@@ -266,12 +267,15 @@ def rebuild_all(context: KPIContext, ledgers: Sequence[tuple] = LEDGERS) -> Ledg
     return LedgerBuild(None, None)
 
 
-def _insert_movements(cursor, context: KPIContext, table: str, scoped: bool, by_plan: bool):
+def _insert_movements(
+    cursor, context: KPIContext, table: str, scoped: bool, by_plan: bool, rates_until: dt.date
+):
     plan = "plan_ref, " if by_plan else ""
     neighbours = "" if by_plan else ", previous_day, next_day"
     cursor.execute(
         f"INSERT INTO {table} (source, customer_ref, {plan}day, kind, amount, mrr_before, "
-        f"mrr_after{neighbours}) " + movements_sql(context, scoped=scoped, by_plan=by_plan)
+        f"mrr_after{neighbours}) " + movements_sql(context, scoped=scoped, by_plan=by_plan),
+        {"rates_until": rates_until},
     )
 
 
@@ -300,6 +304,7 @@ def rebuild_changed(context: KPIContext) -> LedgerBuild:
             cursor.execute(f"DROP TABLE {_SCOPE}")
             return LedgerBuild(0, None)
         cursor.execute(f"ANALYZE {_SCOPE}")
+        rates_until = create_day_rates(cursor, context.as_of)
         firsts = []
         for index, (table, key, by_plan) in enumerate(LEDGERS):
             old = f"_ledger_old_{index}"
@@ -313,7 +318,7 @@ def rebuild_changed(context: KPIContext) -> LedgerBuild:
                 f"DELETE FROM {table} m USING {_SCOPE} sc "
                 "WHERE sc.source = m.source AND sc.customer_ref = m.customer_ref"
             )
-            _insert_movements(cursor, context, table, scoped=True, by_plan=by_plan)
+            _insert_movements(cursor, context, table, True, by_plan, rates_until)
             cursor.execute(_changed_days_sql(table, old, columns))
             days = cursor.fetchone()[0] or []
             if days:
@@ -329,7 +334,7 @@ def rebuild_changed(context: KPIContext) -> LedgerBuild:
         _save_state()
         cursor.execute(f"SELECT source, customer_ref FROM {_SCOPE}")
         rebuilt = tuple(cursor.fetchall())
-        cursor.execute(f"DROP TABLE {_SCOPE}")
+        cursor.execute(f"DROP TABLE {_SCOPE}, {DAY_RATES}")
     firsts = [day for day in firsts if day is not None]
     return LedgerBuild(customers, min(firsts) if firsts else None, rebuilt)
 

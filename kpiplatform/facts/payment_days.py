@@ -17,32 +17,21 @@ import datetime as dt
 
 from kpiplatform.facts.customer_facts import CUSTOMER_SCOPE
 from kpiplatform.facts.labels import label_sql
-from kpiplatform.facts.money import day_rates_sql, literal, to_reporting_sql
+from kpiplatform.facts.money import (
+    DAY_RATES,
+    create_day_rates,
+    day_rate_join_sql,
+    literal,
+    to_reporting_sql,
+)
 from kpiplatform.sdk import PAYMENT_DAYS_TABLE, REVENUE_DAYS_TABLE, KPIContext
 
-_RATES = "_day_rates"
 NO_RATE_WARNING = "payment_without_rate"
 BUILD_WORK_MEM = "256MB"
 DAY_INDEX = "payment_day_day"  # PaymentDay.Meta.indexes
 # The days whose revenue days a refresh rebuilds, in a temporary table of the transaction.
 REVENUE_SCOPE = "_revenue_days_scope"
 PAYING_GRAINS = ("week", "month", "quarter", "year")
-
-
-def _day_rates_sql() -> str:
-    # Every calendar day from each currency's first rate to its last (or the last day that
-    # counts, whichever is later), with its rate: payments join it on equality (a hash join)
-    # instead of looking a rate up per payment. Later days use the last day's rate.
-    days = """
-        SELECT c.currency, d::date AS day
-        FROM (SELECT currency, min(day) AS first, max(day) AS last FROM data_exchange_rates
-              WHERE deleted_at IS NULL GROUP BY currency) c,
-             generate_series(c.first, greatest(c.last, %(last_rate_day)s), interval '1 day') d
-    """
-    return f"""
-        CREATE TEMPORARY TABLE {_RATES} ON COMMIT DROP AS {day_rates_sql(days)};
-        ANALYZE {_RATES}
-    """
 
 
 def _payment_days_sql(context: KPIContext, ranged: bool) -> str:
@@ -85,8 +74,7 @@ def _payment_days_sql(context: KPIContext, ranged: bool) -> str:
             SELECT p.source, p.customer_ref, p.kind, p.is_order, {day} AS day,
                    {amount} AS amount
             FROM data_payments p
-            LEFT JOIN {_RATES} r
-                   ON r.currency = p.currency AND r.day = least({day}, %(last_rate_day)s)
+            {day_rate_join_sql("r", "p.currency", day)}
             WHERE p.deleted_at IS NULL AND p.status = 'succeeded' {in_range}
         ) converted
         GROUP BY source, customer_ref, day
@@ -112,7 +100,7 @@ def _warnings_sql(context: KPIContext, ranged: bool) -> str:
                'Payment ' || p.external_id || ' is left out of revenue: no ' || p.currency
                || ' exchange rate on or before ' || {day}, now()
         FROM data_payments p
-        LEFT JOIN {_RATES} r ON r.currency = p.currency AND r.day = least({day}, %(last_rate_day)s)
+        {day_rate_join_sql("r", "p.currency", day)}
         WHERE p.deleted_at IS NULL AND p.status = 'succeeded' AND p.currency <> {reporting}
           AND r.rate IS NULL {in_range}
     """
@@ -161,7 +149,7 @@ def _revenue_days_sql(scoped: bool) -> str:
 
 
 def query_params(context: KPIContext, **extra) -> dict:
-    return {"time_zone": context.time_zone, "last_rate_day": context.as_of, **extra}
+    return {"time_zone": context.time_zone, **extra}
 
 
 def rebuild(cursor, context: KPIContext) -> None:
@@ -173,7 +161,7 @@ def rebuild(cursor, context: KPIContext) -> None:
     cursor.execute("SELECT set_config('work_mem', %s, true)", [BUILD_WORK_MEM])
     cursor.execute("SELECT set_config('enable_hashagg', 'off', true)")
     cursor.execute(f"TRUNCATE {PAYMENT_DAYS_TABLE}, {REVENUE_DAYS_TABLE}")
-    cursor.execute(_day_rates_sql(), query_params(context))
+    params = query_params(context, rates_until=create_day_rates(cursor, context.as_of))
     # As for the ledger: into an empty table, build the indexes afterwards (rows arrive
     # by customer, so inserting each into the index by day would be random writes).
     cursor.execute(
@@ -183,15 +171,15 @@ def rebuild(cursor, context: KPIContext) -> None:
     cursor.execute(
         f"INSERT INTO {PAYMENT_DAYS_TABLE} ({_DAY_COLUMNS}, previous_charge_day) "
         + _payment_days_sql(context, ranged=False),
-        query_params(context),
+        params,
     )
     cursor.execute(
         f"ALTER TABLE {PAYMENT_DAYS_TABLE} ADD CONSTRAINT {PAYMENT_DAYS_TABLE}_pkey "
         f"PRIMARY KEY (source, customer_ref, day); "
         f"CREATE INDEX {DAY_INDEX} ON {PAYMENT_DAYS_TABLE} (day)"
     )
-    _record_warnings(cursor, context, query_params(context), ranged=False)
-    cursor.execute(f"DROP TABLE {_RATES}")
+    _record_warnings(cursor, context, params, ranged=False)
+    cursor.execute(f"DROP TABLE {DAY_RATES}")
     cursor.execute("SELECT set_config('enable_hashagg', 'on', true)")
     cursor.execute(f"ANALYZE {PAYMENT_DAYS_TABLE}")
 
@@ -226,8 +214,13 @@ def refresh_days(cursor, context: KPIContext, first: dt.date, last: dt.date) -> 
     # The days as they should be, beside the days as they are: only the rows that differ are
     # rewritten (a day's payments are mostly unchanged), and their customers join the scope.
     days = "day >= %(first_day)s AND day <= %(last_day)s"
-    params = query_params(context, first_day=first, last_day=last, end_day=last + dt.timedelta(1))
-    cursor.execute(_day_rates_sql(), params)
+    params = query_params(
+        context,
+        first_day=first,
+        last_day=last,
+        end_day=last + dt.timedelta(1),
+        rates_until=create_day_rates(cursor, context.as_of),
+    )
     cursor.execute(
         "CREATE TEMPORARY TABLE _new_payment_days ON COMMIT DROP AS "
         + _payment_days_sql(context, ranged=True),
@@ -275,7 +268,7 @@ def refresh_days(cursor, context: KPIContext, first: dt.date, last: dt.date) -> 
         f"INSERT INTO {CUSTOMER_SCOPE} SELECT DISTINCT source, customer_ref "
         "FROM _changed_payment_days WHERE customer_ref <> '' ON CONFLICT DO NOTHING"
     )
-    cursor.execute(f"DROP TABLE _new_payment_days, _changed_payment_days, {_RATES}")
+    cursor.execute(f"DROP TABLE _new_payment_days, _changed_payment_days, {DAY_RATES}")
 
 
 def _fix_previous_charge_days(cursor, params: dict) -> None:
