@@ -159,7 +159,7 @@ class KPIValue:
 # amount (signed), mrr_before, mrr_after; money in major units of the reporting currency; and
 # previous_day and next_day, the days of the customer's movements before and after (NULL: none;
 # next_day may lie after as_of, for a change already scheduled).
-# One row per change of a customer's MRR (KPI-DEFINITIONS.md, "MRR movements"). It is rebuilt
+# One row per change of a customer's MRR (docs/kpis.md, "MRR movements"). It is rebuilt
 # from the ``mrr_segments`` dataset, so a KPI reading it declares ``requires=("mrr_segments",)``.
 MRR_MOVEMENTS_TABLE = "kpis_mrr_movement"
 # The ledger's movements summed per day and customer label: one row per day, country and channel

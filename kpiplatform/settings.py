@@ -36,7 +36,7 @@ KPI_BASE_DOMAIN = env.str("KPI_BASE_DOMAIN", default="localhost")
 # Scheme and port that links to tenant hosts are built with (signup hand-over, e-mails).
 KPI_PUBLIC_SCHEME = env.str("KPI_PUBLIC_SCHEME", default="http")
 KPI_PUBLIC_PORT = env.str("KPI_PUBLIC_PORT", default="8000" if DEBUG else "")
-# How many pre-migrated spare schemas signup keeps ready (ARCHITECTURE.md section 3).
+# How many pre-migrated spare schemas signup keeps ready (docs/architecture.md, "Tenancy").
 KPI_SIGNUP_POOL_SIZE = env.int("KPI_SIGNUP_POOL_SIZE", default=2)
 # Database connections one KPI computation runs its independent KPIs on at once (each a
 # PostgreSQL backend, so a core); 1 computes everything on the task's own connection.

@@ -1,4 +1,4 @@
-"""The MRR movements ledger: one row per change of a customer's MRR (KPI-DEFINITIONS.md).
+"""The MRR movements ledger: one row per change of a customer's MRR (docs/kpis.md).
 
 Built in SQL from the MRR segments: segment boundaries become per-customer daily deltas, a
 running sum gives the MRR after each change, and each change day is classified. Each segment

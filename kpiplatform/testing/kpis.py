@@ -24,7 +24,7 @@ def mrr_segment(
     }
 
 
-# The worked example of KPI-DEFINITIONS.md (customers A to E, January to March 2025, EUR).
+# The MRR worked example (customers A to E, January to March 2025, EUR).
 WORKED_EXAMPLE_SEGMENTS = [
     mrr_segment("A", "2025-01-01", "2025-02-10", 100),
     mrr_segment("A", "2025-02-10", None, 150),

@@ -1,1 +1,1 @@
-"""The built-in KPI library: every KPI of KPI-DEFINITIONS.md, computed in SQL."""
+"""The built-in KPI library: every KPI of docs/kpis.md, computed in SQL."""

@@ -6,7 +6,7 @@ from kpiplatform_kpis import acquisition, revenue, satisfaction, subscription, w
 SDK_SUPPORTS = ">=1.2,<2"
 TIER = Tier.ESSENTIAL  # the KPIs every page is built on: a company cannot switch them off
 
-# One module per KPI family of KPI-DEFINITIONS.md.
+# One module per KPI family of docs/kpis.md.
 FAMILIES = (subscription, revenue, acquisition, web, satisfaction)
 
 

@@ -1,4 +1,4 @@
-"""Subscription-revenue KPIs (KPI-DEFINITIONS.md, "Subscription revenue").
+"""Subscription-revenue KPIs (docs/kpis.md, "Subscription revenue").
 
 Every KPI here is read from the MRR movements ledger. The platform keeps its movements summed
 by day and customer label (the MRR days); those, plus the movements of the customers that move
@@ -11,7 +11,7 @@ those facts. The facts of one grain are shared by the KPIs of one computation ru
 """
 
 # Descriptions are shown to users and use the multiplication, division and minus signs of
-# KPI-DEFINITIONS.md.
+# docs/kpis.md.
 # ruff: noqa: RUF001, RUF002
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Acquisition and marketing KPIs against a hand-worked example (KPI-DEFINITIONS.md,
+"""Acquisition and marketing KPIs against a hand-worked example (docs/kpis.md,
 "Acquisition and marketing"). Company in Europe/Paris, reporting in EUR, January to March 2026.
 """
 

@@ -1,4 +1,4 @@
-"""Revenue and orders against a hand-worked example (KPI-DEFINITIONS.md, "Revenue and orders")."""
+"""Revenue and orders against a hand-worked example (docs/kpis.md, "Revenue and orders")."""
 
 from __future__ import annotations
 

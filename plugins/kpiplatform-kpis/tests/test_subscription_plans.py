@@ -28,7 +28,7 @@ The company: MRR 350, 480, 340 (the plans' MRR add up to it); active customers 2
 the plans' active customers add up to 3, 4, 4 (B counts in Basic and in Pro in Jan and Feb).
 """
 
-# The table uses the minus sign of KPI-DEFINITIONS.md.
+# The table uses the minus sign of docs/kpis.md.
 # ruff: noqa: RUF002
 
 from __future__ import annotations

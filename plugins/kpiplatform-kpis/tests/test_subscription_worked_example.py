@@ -1,4 +1,4 @@
-"""The worked example of KPI-DEFINITIONS.md: imported through the API as a user would, computed
+"""The MRR worked example (customers A to E): imported through the API as a user would, computed
 by the recompute the import schedules, read back as stored."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Web and customer-satisfaction KPIs against hand-worked examples (KPI-DEFINITIONS.md,
+"""Web and customer-satisfaction KPIs against hand-worked examples (docs/kpis.md,
 "Web" and "Customer satisfaction"). Company in Europe/Paris, months of January to March 2026.
 """
 
