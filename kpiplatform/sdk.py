@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import pluggy
 
-SDK_VERSION = "1.2.0"
+SDK_VERSION = "1.3.0"
 PROJECT_NAME = "kpiplatform"
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -321,20 +321,51 @@ class Writer(Protocol):
     def changes(self) -> DatasetChanges: ...
 
 
+class CredentialsRejected(Exception):
+    """Raise from a connector's ``check`` or ``sync`` when the upstream refuses the
+    credentials (a 401 or 403): the platform marks the connection "needs new credentials"
+    with the message, instead of merely failing the run. Never put the secret in the message.
+    Added in SDK 1.3."""
+
+
+@dataclass
+class SyncPage:
+    """One page of a sync, as a connector's ``sync`` yields it. Added in SDK 1.3.
+
+    ``records`` maps a dataset name to the records to upsert, ``deleted`` a dataset name to
+    the external ids deleted upstream (tombstoned), and ``state`` is the cursor *after* this
+    page: the platform writes the page and stores ``state`` in one transaction, so a sync
+    interrupted anywhere resumes from the last stored page, never losing or repeating one.
+    ``progress`` is a short sentence for people ("page 3 of 10", "invoices up to 2025-03").
+    """
+
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    deleted: dict[str, list[str]] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    progress: str = ""
+
+
 @dataclass
 class Connector:
-    """A data source. Implement :meth:`check` and :meth:`sync` (see the connectors guide)."""
+    """A data source. Implement :meth:`check` and :meth:`sync` (docs/plugins.md, "Connectors").
+
+    ``config_fields`` is the connection's form: fields of kind ``"secret"`` are encrypted at
+    rest, never shown again and never logged; the others are stored as they are.
+    """
 
     key: str = ""
     name: str = ""
     config_fields: tuple[ConfigField, ...] = ()
 
     def check(self, config: dict[str, Any]) -> None:
-        """Test the credentials; raise an exception with a readable message if they fail."""
+        """Test the credentials; raise an exception with a readable message if they fail
+        (:class:`CredentialsRejected` when the upstream refuses them)."""
         raise NotImplementedError
 
-    def sync(self, config: dict[str, Any], state: dict[str, Any], writer: Writer) -> dict:
-        """Pull incrementally, write through ``writer``, return the new cursor state."""
+    def sync(self, config: dict[str, Any], state: dict[str, Any]) -> Iterable[SyncPage]:
+        """Pull incrementally from ``state`` (the last stored cursor, ``{}`` the first time)
+        and yield :class:`SyncPage` objects, each with the cursor after it. Changed in SDK
+        1.3 (before, it wrote through a writer; the platform never called it)."""
         raise NotImplementedError
 
 
@@ -379,6 +410,7 @@ __all__ = [
     "SDK_VERSION",
     "ConfigField",
     "Connector",
+    "CredentialsRejected",
     "DatasetChanges",
     "Direction",
     "Grain",
@@ -388,6 +420,7 @@ __all__ = [
     "Notification",
     "NotificationChannel",
     "Period",
+    "SyncPage",
     "Tier",
     "Unit",
     "Writer",
