@@ -6,7 +6,9 @@ Versioned: ``SDK_VERSION`` follows semantic versioning; a plugin declares the ra
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import email.utils
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -328,6 +330,63 @@ class CredentialsRejected(Exception):
     Added in SDK 1.3."""
 
 
+class RetryLater(Exception):
+    """An upstream answer worth retrying (429 Too Many Requests, a 5xx): raise it from the
+    function given to :func:`with_retries`, with the answer's ``Retry-After`` header.
+    Added in SDK 1.3."""
+
+    def __init__(self, message: str, retry_after: str | float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | float | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: a number of seconds or an HTTP date
+    (RFC 9110); None when absent or unreadable. Added in SDK 1.3."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return max(0.0, float(value))
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+def with_retries(
+    fn: Callable[..., Any],
+    *args: Any,
+    attempts: int = 5,
+    base_delay_s: float = 1.0,
+    max_delay_s: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+    **kwargs: Any,
+) -> Any:
+    """Call ``fn(*args, **kwargs)``; when it raises :class:`RetryLater`, wait and call again,
+    up to ``attempts`` calls in all. The wait is the error's ``Retry-After`` when it has one,
+    else exponential backoff from ``base_delay_s`` (1, 2, 4... s); never above
+    ``max_delay_s``. The last attempt's error propagates (it fails the sync run with its
+    message). Added in SDK 1.3."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn(*args, **kwargs)
+        except RetryLater as exc:
+            if attempt >= attempts:
+                raise
+            delay = retry_after_seconds(exc.retry_after)
+            if delay is None:
+                delay = base_delay_s * 2 ** (attempt - 1)
+            sleep(min(delay, max_delay_s))
+    raise AssertionError("unreachable")
+
+
 @dataclass
 class SyncPage:
     """One page of a sync, as a connector's ``sync`` yields it. Added in SDK 1.3.
@@ -420,9 +479,12 @@ __all__ = [
     "Notification",
     "NotificationChannel",
     "Period",
+    "RetryLater",
     "SyncPage",
     "Tier",
     "Unit",
     "Writer",
     "hookimpl",
+    "retry_after_seconds",
+    "with_retries",
 ]

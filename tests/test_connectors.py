@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -399,3 +400,26 @@ def test_old_ciphertexts_decrypt_until_rotation_re_encrypts_them_with_the_first_
         assert Connection.objects.get().secret_values() == {"api_key": "globex-" + KEY}
     with pytest.raises(secrets.SecretsUnreadable):
         secrets.decrypt(before)  # what was stored before needs the old key
+
+
+def test_a_rate_limited_page_is_read_again_after_its_retry_after(acme, feed):
+    write_feed(feed, PAGES, rate_limit={"page": 1, "times": 2, "retry_after": 0.3})
+    created = create(acme, feed).json()
+    with acme.activate():
+        sync.start(Connection.objects.get(pk=created["id"]))
+    began = time.monotonic()
+    assert run_queued(acme, created["id"]) == "succeeded: 3 pages"
+    assert time.monotonic() - began >= 0.6  # two waits of Retry-After: 0.3
+    assert customers(acme) == ["c001", "c002", "c003", "c004", "c005"]
+
+
+def test_a_page_still_rate_limited_after_every_attempt_fails_the_run_in_words(acme, feed):
+    write_feed(feed, PAGES, rate_limit={"page": 1, "times": 99, "retry_after": 0})
+    created = create(acme, feed).json()
+    with acme.activate():
+        sync.start(Connection.objects.get(pk=created["id"]))
+        run_queued(acme, created["id"])
+        run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.FAILED
+    assert run.error == "RetryLater: 429 Too Many Requests"
+    assert customers(acme) == ["c001", "c002"]
