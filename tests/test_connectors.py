@@ -20,9 +20,12 @@ from kombu import Exchange, Queue
 
 from kpiplatform.celery import app
 from kpiplatform.connectors import secrets, sync
+from kpiplatform.connectors.api import ConnectionSerializer
 from kpiplatform.connectors.models import Connection, SyncRun
 from kpiplatform.connectors.tasks import start_due_syncs
 from kpiplatform.data.models import Customer
+from kpiplatform.data.writer import BulkWriter
+from kpiplatform.kpis.models import PendingChange
 
 KEY = "lsk_" + uuid.uuid4().hex  # the secret: searched for in every answer, log and message
 
@@ -182,6 +185,8 @@ def test_sync_now_writes_every_page_and_a_second_request_joins_it(
     connection = client.get(f"/api/v1/connections/{created['id']}/").json()
     assert connection["state"] == {"next_page": 3}
     assert connection["last_run"]["id"] == done["id"]
+    with acme.activate():  # the KPIs reading customers are recomputed, as after an import
+        assert PendingChange.objects.filter(dataset="customers").exists()
     # Nothing waits any more: the task sent again does nothing.
     assert run_queued(acme, created["id"]).startswith("nothing to do")
 
@@ -423,3 +428,40 @@ def test_a_page_still_rate_limited_after_every_attempt_fails_the_run_in_words(ac
     assert run.status == SyncRun.Status.FAILED
     assert run.error == "RetryLater: 429 Too Many Requests"
     assert customers(acme) == ["c001", "c002"]
+
+
+def test_editing_a_connection_during_a_sync_keeps_the_cursor_the_sync_stored(acme, feed):
+    created = create(acme, feed).json()
+    with acme.activate():
+        # An edit reads the connection; then a page of a running sync is stored; then the
+        # edit saves (as a PATCH and a sync in two processes may interleave).
+        edit = ConnectionSerializer(
+            Connection.objects.get(pk=created["id"]), data={"name": "Renamed"}, partial=True
+        )
+        assert edit.is_valid(), edit.errors
+        connection = Connection.objects.get(pk=created["id"])
+        run, _ = sync.start(connection)
+        pages = iter(sync.connector_for("listsource")[1].sync(connection.full_config(), {}))
+        sync._store(connection, run, BulkWriter(connection.source), next(pages))
+        edit.save()
+        stored = Connection.objects.get(pk=created["id"])
+    assert (stored.name, stored.state) == ("Renamed", {"next_page": 1})
+
+
+def test_check_with_secrets_no_key_decrypts_says_so(acme, feed, settings):
+    created = create(acme, feed).json()
+    settings.KPI_SECRET_KEYS = [Fernet.generate_key().decode()]  # the key was lost
+    answer = acme.client().post(f"/api/v1/connections/{created['id']}/check/")
+    assert answer.status_code == 200
+    assert answer.json()["error"] == (
+        "The stored secrets cannot be decrypted with any key of KPI_SECRET_KEYS."
+    )
+    url = f"/api/v1/connections/{created['id']}/"
+    listed = acme.client().get(url)
+    assert listed.status_code == 200
+    assert listed.json()["secrets_set"] == []  # an admin sets them again:
+    patched = acme.client().patch(
+        url, {"secrets": {"api_key": KEY}}, content_type="application/json"
+    )
+    assert patched.status_code == 200
+    assert acme.client().post(url + "check/").json()["ok"] is True

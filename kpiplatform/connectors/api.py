@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from kpiplatform.accounts.permissions import role_permission
 from kpiplatform.connectors import sync
 from kpiplatform.connectors.models import Connection, SyncRun
+from kpiplatform.connectors.secrets import SecretsUnreadable
 from kpiplatform.plugins import registry
 from kpiplatform.sdk import ConfigField
 
@@ -61,6 +62,15 @@ def _fields(connector_key: str) -> tuple[ConfigField, ...]:
         raise ValidationError({"connector": [str(exc)]}) from exc
 
 
+def _readable_secrets(connection: Connection) -> dict:
+    """The stored secrets, or none when no key decrypts them (lost key): the admin sets them
+    again, the required ones being asked for."""
+    try:
+        return connection.secret_values()
+    except SecretsUnreadable:
+        return {}
+
+
 class ConnectionSerializer(serializers.ModelSerializer):
     secrets = serializers.DictField(
         write_only=True, required=False, help_text="Secret fields; never returned."
@@ -88,7 +98,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
         read_only_fields = ["health", "health_reason", "state", "created_at", "updated_at"]
 
     def get_secrets_set(self, obj: Connection) -> list[str]:
-        return sorted(obj.secret_values())
+        return sorted(_readable_secrets(obj))
 
     def get_last_run(self, obj: Connection) -> dict | None:
         last = obj.runs.first()
@@ -104,7 +114,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
         fields = {f.name: f for f in _fields(key)}
         secret_names = {n for n, f in fields.items() if f.kind == "secret"}
         config = {**(instance.config if instance else {}), **attrs.get("config", {})}
-        secrets = {**(instance.secret_values() if instance else {}), **attrs.get("secrets", {})}
+        secrets = {**(_readable_secrets(instance) if instance else {}), **attrs.get("secrets", {})}
         errors = {}
         for name in set(attrs.get("config", {})) - (set(fields) - secret_names):
             where = "it is a secret: send it in secrets" if name in secret_names else "unknown"
@@ -135,14 +145,19 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
     def update(self, instance, validated_data):
         secrets = validated_data.pop("secrets")
-        new_secrets = secrets != instance.secret_values()
+        new_secrets = secrets != _readable_secrets(instance)
         for attr, value in validated_data.items():
             setattr(instance, attr, value)
         instance.set_secrets(secrets)
         if new_secrets and instance.health == Connection.Health.NEEDS_CREDENTIALS:
             # New credentials: the schedule tries them again.
             instance.health, instance.health_reason = Connection.Health.OK, ""
-        instance.save()
+        # Only what the request changes: a sync running meanwhile stores the cursor (state)
+        # and the health, which a full save would put back to what this request read.
+        fields = [*validated_data, "secrets_encrypted", "updated_at"]
+        if new_secrets:
+            fields += ["health", "health_reason"]
+        instance.save(update_fields=fields)
         return instance
 
 
@@ -196,7 +211,7 @@ class ConnectionCheck(APIView):
         connection = get_object_or_404(Connection, pk=pk)
         try:
             ok, error = sync.check(connection)
-        except sync.UnknownConnector as exc:
+        except (sync.UnknownConnector, SecretsUnreadable) as exc:
             ok, error = False, str(exc)
         return Response({"ok": ok, "error": error, "health": connection.health})
 
