@@ -465,3 +465,18 @@ def test_check_with_secrets_no_key_decrypts_says_so(acme, feed, settings):
     )
     assert patched.status_code == 200
     assert acme.client().post(url + "check/").json()["ok"] is True
+
+
+def test_a_page_of_the_wrong_shape_fails_the_run_in_words(acme, feed):
+    feed.write_text(
+        json.dumps(
+            {"key": KEY, "pages": [{"records": {"customers": PAGES[0]}}, {"records": [1, 2]}]}
+        )
+    )
+    created = create(acme, feed).json()
+    with acme.activate():
+        sync.start(Connection.objects.get(pk=created["id"]))
+        assert run_queued(acme, created["id"]).startswith("failed")
+        run = SyncRun.objects.get()
+    assert run.error == "Page 2: the connector's records are not {dataset: [record, ...]}."
+    assert customers(acme) == ["c001", "c002"]

@@ -35,6 +35,7 @@ from kpiplatform.connectors.models import Connection, SyncRun
 from kpiplatform.connectors.secrets import SecretsUnreadable
 from kpiplatform.data.writer import BulkWriter, WriteError
 from kpiplatform.plugins import registry
+from kpiplatform.plugins.manager import describe
 from kpiplatform.sdk import Connector, CredentialsRejected, SyncPage
 
 logger = logging.getLogger(__name__)
@@ -185,6 +186,12 @@ def run(connection_id: int) -> str:
                 "stored page.",
             )
             raise
+        except Exception as exc:
+            # Ours, not the connector's (it would have been caught as a plugin failure): the
+            # run says so rather than staying "running" until the schedule sends it again.
+            with contextlib.suppress(Exception):
+                _fail(connection, sync_run, f"The sync stopped on an error: {describe(exc)}")
+            raise
 
 
 def _sync(connection: Connection, sync_run: SyncRun) -> str:
@@ -215,6 +222,8 @@ def _sync(connection: Connection, sync_run: SyncRun) -> str:
                 sync_run,
                 f"The connector yielded {type(page).__name__}, not a SyncPage.",
             )
+        if problem := _malformed(page):
+            return _fail(connection, sync_run, f"Page {sync_run.pages + 1}: {problem}")
         try:
             _store(connection, sync_run, writer, page)
         except WriteError as exc:
@@ -228,6 +237,22 @@ def _sync(connection: Connection, sync_run: SyncRun) -> str:
     )
     _set_health(connection, Connection.Health.OK, "")
     return f"succeeded: {sync_run.pages} pages"
+
+
+def _malformed(page: SyncPage) -> str:
+    """What is wrong with the shape of a page the connector yielded ("" if nothing)."""
+    if not isinstance(page.records, dict) or not all(
+        isinstance(records, list) and all(isinstance(r, dict) for r in records)
+        for records in page.records.values()
+    ):
+        return "the connector's records are not {dataset: [record, ...]}."
+    if not isinstance(page.deleted, dict) or not all(
+        isinstance(ids, list) for ids in page.deleted.values()
+    ):
+        return "the connector's deleted ids are not {dataset: [external id, ...]}."
+    if not isinstance(page.state, dict):
+        return "the connector's cursor (state) is not a dict."
+    return ""
 
 
 def _store(connection: Connection, sync_run: SyncRun, writer: BulkWriter, page: SyncPage) -> None:
