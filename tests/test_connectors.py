@@ -11,6 +11,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
@@ -18,7 +19,7 @@ from django.db import connection as db_connection
 from django.utils import timezone
 from kombu import Exchange, Queue
 
-from kpiplatform.celery import app
+from kpiplatform.celery import app, fan_out_tasks
 from kpiplatform.connectors import secrets, sync
 from kpiplatform.connectors.api import ConnectionSerializer
 from kpiplatform.connectors.models import Connection, SyncRun
@@ -26,6 +27,8 @@ from kpiplatform.connectors.tasks import start_due_syncs
 from kpiplatform.data.models import Customer
 from kpiplatform.data.writer import BulkWriter
 from kpiplatform.kpis.models import PendingChange
+from kpiplatform.tenants.tasks import tick
+from kpiplatform.testing.processes import database_url_for_subprocess
 
 KEY = "lsk_" + uuid.uuid4().hex  # the secret: searched for in every answer, log and message
 
@@ -480,3 +483,34 @@ def test_a_page_of_the_wrong_shape_fails_the_run_in_words(acme, feed):
         run = SyncRun.objects.get()
     assert run.error == "Page 2: the connector's records are not {dataset: [record, ...]}."
     assert customers(acme) == ["c001", "c002"]
+
+
+def test_a_second_task_for_a_connection_whose_sync_runs_elsewhere_leaves_it_alone(acme, feed):
+    created = create(acme, feed).json()
+    with acme.activate():
+        sync.start(Connection.objects.get(pk=created["id"]))
+    key = f"kpiplatform.connectors.sync:{acme.schema_name}:{created['id']}"
+    # Another worker's session holds the connection's lease.
+    with psycopg.connect(database_url_for_subprocess(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+        assert run_queued(acme, created["id"]).startswith("busy")
+        assert customers(acme) == []
+        with acme.activate():
+            assert SyncRun.objects.get().status == SyncRun.Status.QUEUED
+    # Its session ended: the lease is free again.
+    assert run_queued(acme, created["id"]) == "succeeded: 3 pages"
+
+
+def test_the_tick_starts_the_due_syncs_of_companies_with_a_schedule(acme, feed, settings):
+    settings.KPI_SIGNUP_POOL_SIZE = 0  # the tick also refills the pool: nothing to do here
+    assert start_due_syncs in fan_out_tasks()
+    create(acme, feed, schedule_minutes=15)
+    db_connection.set_schema_to_public()
+    app.conf.task_always_eager = True  # run the fanned-out tasks in this process
+    try:
+        assert tick.apply(kwargs={"minute": 60 * 1000 + 1}).get() >= 1
+    finally:
+        app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+    with acme.activate():
+        run = SyncRun.objects.get()
+    assert (run.trigger, run.status) == ("schedule", "queued")
