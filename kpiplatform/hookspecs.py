@@ -42,8 +42,9 @@ def register_connectors() -> list[Connector]:
     """Return the data-source connectors this plugin provides.
 
     A connector declares its configuration form (``config_fields``), ``check(config)`` to
-    test credentials and ``sync(config, state, writer)`` to pull data incrementally into the
-    canonical datasets. Keys are unique across plugins, first registered wins.
+    test credentials and ``sync(config, state)``, which yields pages of canonical records
+    (``kpiplatform.sdk.SyncPage``), each with its cursor (changed in 1.3).
+    Keys are unique across plugins, first registered wins.
 
     :returns: A list of :class:`kpiplatform.sdk.Connector` instances.
 

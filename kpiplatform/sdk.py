@@ -6,7 +6,9 @@ Versioned: ``SDK_VERSION`` follows semantic versioning; a plugin declares the ra
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import email.utils
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -14,7 +16,7 @@ from typing import Any, Protocol
 
 import pluggy
 
-SDK_VERSION = "1.2.0"
+SDK_VERSION = "1.3.0"
 PROJECT_NAME = "kpiplatform"
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -321,20 +323,108 @@ class Writer(Protocol):
     def changes(self) -> DatasetChanges: ...
 
 
+class CredentialsRejected(Exception):
+    """Raise from a connector's ``check`` or ``sync`` when the upstream refuses the
+    credentials (a 401 or 403): the platform marks the connection "needs new credentials"
+    with the message, instead of merely failing the run. Never put the secret in the message.
+    Added in SDK 1.3."""
+
+
+class RetryLater(Exception):
+    """An upstream answer worth retrying (429 Too Many Requests, a 5xx): raise it from the
+    function given to :func:`with_retries`, with the answer's ``Retry-After`` header.
+    Added in SDK 1.3."""
+
+    def __init__(self, message: str, retry_after: str | float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | float | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: a number of seconds or an HTTP date
+    (RFC 9110); None when absent or unreadable. Added in SDK 1.3."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return max(0.0, float(value))
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+def with_retries(
+    fn: Callable[..., Any],
+    *args: Any,
+    attempts: int = 5,
+    base_delay_s: float = 1.0,
+    max_delay_s: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+    **kwargs: Any,
+) -> Any:
+    """Call ``fn(*args, **kwargs)``; when it raises :class:`RetryLater`, wait and call again,
+    up to ``attempts`` calls in all. The wait is the error's ``Retry-After`` when it has one,
+    else exponential backoff from ``base_delay_s`` (1, 2, 4... s); never above
+    ``max_delay_s``. The last attempt's error propagates (it fails the sync run with its
+    message). Added in SDK 1.3."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn(*args, **kwargs)
+        except RetryLater as exc:
+            if attempt >= attempts:
+                raise
+            delay = retry_after_seconds(exc.retry_after)
+            if delay is None:
+                delay = base_delay_s * 2 ** (attempt - 1)
+            sleep(min(delay, max_delay_s))
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class SyncPage:
+    """One page of a sync, as a connector's ``sync`` yields it. Added in SDK 1.3.
+
+    ``records`` maps a dataset name to the records to upsert, ``deleted`` a dataset name to
+    the external ids deleted upstream (tombstoned), and ``state`` is the cursor *after* this
+    page: the platform writes the page and stores ``state`` in one transaction, so a sync
+    interrupted anywhere resumes from the last stored page, never losing or repeating one.
+    ``progress`` is a short sentence for people ("page 3 of 10", "invoices up to 2025-03").
+    """
+
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    deleted: dict[str, list[str]] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    progress: str = ""
+
+
 @dataclass
 class Connector:
-    """A data source. Implement :meth:`check` and :meth:`sync` (see the connectors guide)."""
+    """A data source. Implement :meth:`check` and :meth:`sync` (docs/plugins.md, "Connectors").
+
+    ``config_fields`` is the connection's form: fields of kind ``"secret"`` are encrypted at
+    rest, never shown again and never logged; the others are stored as they are.
+    """
 
     key: str = ""
     name: str = ""
     config_fields: tuple[ConfigField, ...] = ()
 
     def check(self, config: dict[str, Any]) -> None:
-        """Test the credentials; raise an exception with a readable message if they fail."""
+        """Test the credentials; raise an exception with a readable message if they fail
+        (:class:`CredentialsRejected` when the upstream refuses them)."""
         raise NotImplementedError
 
-    def sync(self, config: dict[str, Any], state: dict[str, Any], writer: Writer) -> dict:
-        """Pull incrementally, write through ``writer``, return the new cursor state."""
+    def sync(self, config: dict[str, Any], state: dict[str, Any]) -> Iterable[SyncPage]:
+        """Pull incrementally from ``state`` (the last stored cursor, ``{}`` the first time)
+        and yield :class:`SyncPage` objects, each with the cursor after it. Changed in SDK
+        1.3 (before, it wrote through a writer; the platform never called it)."""
         raise NotImplementedError
 
 
@@ -379,6 +469,7 @@ __all__ = [
     "SDK_VERSION",
     "ConfigField",
     "Connector",
+    "CredentialsRejected",
     "DatasetChanges",
     "Direction",
     "Grain",
@@ -388,8 +479,12 @@ __all__ = [
     "Notification",
     "NotificationChannel",
     "Period",
+    "RetryLater",
+    "SyncPage",
     "Tier",
     "Unit",
     "Writer",
     "hookimpl",
+    "retry_after_seconds",
+    "with_retries",
 ]

@@ -121,6 +121,7 @@ TENANT_APPS = [
     "kpiplatform.data",
     "kpiplatform.facts",
     "kpiplatform.kpis",
+    "kpiplatform.connectors",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 

@@ -13,7 +13,15 @@ from kpiplatform.tenants.models import Company
 
 PASSWORD = "plum-orbit-canyon-77"
 READABLE = {"data_payments", "data_mrr_segments", "kpis_value", "kpis_mrr_movement"}
-HIDDEN = {"accounts_user", "accounts_apitoken", "django_session", "plugins_pluginerror"}
+HIDDEN = {
+    "accounts_user",
+    "accounts_apitoken",
+    "django_session",
+    "plugins_pluginerror",
+    # Connections hold the encrypted secrets: plugin SQL never reads them.
+    "connectors_connection",
+    "connectors_syncrun",
+}
 
 
 def signup(slug: str) -> Company:

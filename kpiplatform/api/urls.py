@@ -7,6 +7,7 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
     path("plugins/", include("kpiplatform.plugins.api_urls")),
     path("data/", include("kpiplatform.data.urls")),
+    path("", include("kpiplatform.connectors.urls")),
     path("", include("kpiplatform.kpis.api_urls")),
     path("", include("kpiplatform.facts.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

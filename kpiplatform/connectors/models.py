@@ -1,0 +1,94 @@
+"""Connections to data sources and their sync runs (one company's schema)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from kpiplatform.connectors import secrets
+
+
+class Connection(models.Model):
+    """A company's connection to one connector (a plugin's ``sdk.Connector``).
+
+    ``config`` holds the connector's declared non-secret fields; the secret ones are kept only
+    encrypted (``secrets_encrypted``) and are never returned, shown or logged. ``state`` is
+    the connector's cursor, stored with each page written. The records it brings carry
+    ``source`` (the connector key): one connection per connector in a company.
+    """
+
+    class Health(models.TextChoices):
+        OK = "ok"
+        FAILING = "failing"
+        NEEDS_CREDENTIALS = "needs_credentials", "needs new credentials"
+
+    connector = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=200, blank=True, default="")
+    config = models.JSONField(default=dict, blank=True)
+    secrets_encrypted = models.TextField(blank=True, default="")
+    # Minutes between scheduled syncs; 0 syncs only when asked ("sync now").
+    schedule_minutes = models.PositiveIntegerField(default=60)
+    state = models.JSONField(default=dict, blank=True)
+    health = models.CharField(max_length=20, choices=Health.choices, default=Health.OK)
+    health_reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:  # never the secrets
+        return f"connection {self.pk} ({self.connector})"
+
+    @property
+    def source(self) -> str:
+        return self.connector
+
+    def secret_values(self) -> dict:
+        return secrets.decrypt(self.secrets_encrypted)
+
+    def set_secrets(self, values: dict) -> None:
+        self.secrets_encrypted = secrets.encrypt({k: v for k, v in values.items() if v})
+
+    def full_config(self) -> dict:
+        """What the connector's ``check`` and ``sync`` receive: config and secrets."""
+        return {**self.config, **self.secret_values()}
+
+
+class SyncRun(models.Model):
+    """One sync of a connection: queued, then running, then succeeded or failed."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=20, default="manual")  # manual or schedule
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # Updated with each page: a run that stays "running" long after it is a dead worker's.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    # dataset -> {"read": n, "written": n, "deleted": n}
+    counts = models.JSONField(default=dict, blank=True)
+    progress = models.CharField(max_length=500, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # At most one queued or running sync per connection.
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_sync_per_connection",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"sync {self.pk} of connection {self.connection_id}: {self.status}"
