@@ -110,6 +110,7 @@ SHARED_APPS = [
     "kpiplatform.api",
     "django_filters",
     "js_lib_htmx",
+    "js_lib_vega_embed",  # vega, vega-lite and vega-embed as static files (KPI charts)
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
