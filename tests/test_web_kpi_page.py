@@ -17,6 +17,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import escape
 
 from kpiplatform.celery import app
 from kpiplatform.kpis.models import StoredKPIValue
@@ -243,3 +244,19 @@ def test_browser_tests_fail_rather_than_skip_without_chromium(monkeypatch, tmp_p
     monkeypatch.setenv("KPI_REQUIRE_SERVICES", "0")
     with pytest.raises(pytest.skip.Exception):
         browser.require_chromium()
+
+
+def test_a_kpi_page_says_why_periods_have_no_value(worked_example):
+    with worked_example.activate():
+        undefined = (
+            StoredKPIValue.objects.filter(grain="month", segment_kind="", value__isnull=True)
+            .exclude(reason="")
+            .values("kpi", "reason")
+            .first()
+        )
+    connection.set_schema_to_public()
+    assert undefined, "the worked example has a KPI without a value in some month"
+    response = worked_example.client("viewer").get(reverse("kpi", args=[undefined["kpi"]]))
+    reasons = dict(response.context["page"].undefined_reasons)
+    assert reasons[undefined["reason"]] >= 1
+    assert escape(undefined["reason"]) in response.content.decode()
