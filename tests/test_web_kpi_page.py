@@ -264,3 +264,16 @@ def test_a_kpi_page_says_why_periods_have_no_value(worked_example):
     reasons = dict(response.context["page"].undefined_reasons)
     assert reasons[undefined["reason"]] >= 1
     assert escape(undefined["reason"]) in response.content.decode()
+
+
+def test_a_kpi_page_shows_only_its_own_company_values(worked_example, globex):
+    own = globex.client("viewer").get(reverse("kpi", args=["mrr"]))
+    assert own.status_code == 200
+    assert own.context["page"].rows == []
+    assert "No stored values of MRR" in own.content.decode()
+    # acme's session cookie on globex's host is no login there.
+    crossing = worked_example.client("admin").get(
+        reverse("kpi", args=["mrr"]), HTTP_HOST=globex.host
+    )
+    assert crossing.status_code == 302
+    assert "/login/" in crossing["Location"]
