@@ -110,6 +110,7 @@ SHARED_APPS = [
     "kpiplatform.api",
     "django_filters",
     "js_lib_htmx",
+    "js_lib_vega_embed",  # vega, vega-lite and vega-embed as static files (KPI charts)
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -205,12 +206,15 @@ CACHES["default"]["REVERSE_KEY_FUNCTION"] = "django_tenants.cache.reverse_key"
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
+# Production serves hashed, gzipped copies listed in a manifest that collectstatic writes. The
+# image collects with DEBUG=1 (no secrets at build time), so it asks for them explicitly.
+STATIC_MANIFEST = env.bool("KPI_STATIC_MANIFEST", default=not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))

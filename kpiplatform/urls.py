@@ -6,6 +6,7 @@ from kpiplatform.web import views as web_views
 
 urlpatterns = [
     path("", web_views.home, name="home"),
+    path("kpis/<str:key>/", web_views.kpi_detail, name="kpi"),
     path("", include("kpiplatform.accounts.urls")),
     path("api/v1/", include("kpiplatform.api.urls")),
     path("plugins/", include("kpiplatform.plugins.urls")),

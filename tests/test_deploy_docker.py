@@ -114,3 +114,56 @@ def test_compose_requires_a_real_mail_server_and_serves_only_the_local_proxy():
         assert re.fullmatch(r"\$\{EMAIL_URL:\?[^}]*\}", services[name]["environment"]["EMAIL_URL"])
     assert services["web"]["ports"] == ["127.0.0.1:8000:8000"]
     assert "EMAIL_URL=" in (DOCKER / "example.env").read_text().splitlines()
+
+
+def test_the_image_collects_the_static_files_that_debug_0_serves(tmp_path):
+    """The Dockerfile's collectstatic step, run as written: the production settings (DEBUG=0)
+    then find every page's static files, the charts' vega among them, by hashed name and
+    gzipped (a collection without the manifest fails every page)."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    from cryptography.fernet import Fernet
+
+    (step,) = [
+        arg for op, arg in dockerfile_instructions() if op == "RUN" and "collectstatic" in arg
+    ]
+    words = shlex.split(step)
+    split = next(i for i, word in enumerate(words) if "=" not in word)
+    env = {**os.environ, **dict(word.split("=", 1) for word in words[:split])}
+    env["STATIC_ROOT"] = str(tmp_path)
+    assert words[split] == "python"
+    root = DOCKER.parent
+    subprocess.run([sys.executable, *words[split + 1 :]], env=env, cwd=root, check=True)
+
+    production = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "kpiplatform.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "test-" + "x" * 60,
+        "KPI_SECRET_KEYS": Fernet.generate_key().decode(),
+        "KPI_ALLOW_CONSOLE_EMAIL": "1",
+        "STATIC_ROOT": str(tmp_path),
+    }
+    names = ["kpiplatform/app.css", "js_lib_vega_embed/vega-embed-full.js", "htmx/htmx.min.js"]
+    script = (
+        "import django, sys; django.setup()\n"
+        "from django.templatetags.static import static\n"
+        "print(' '.join(static(name) for name in sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, *names],
+        env=production,
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    urls = result.stdout.split()
+    assert len(urls) == len(names)
+    for name, url in zip(names, urls, strict=True):
+        assert url != f"/static/{name}"  # a hashed name, cached for good
+        assert (tmp_path / url.removeprefix("/static/")).exists()
+        assert (tmp_path / (url.removeprefix("/static/") + ".gz")).exists()

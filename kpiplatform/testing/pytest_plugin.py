@@ -8,6 +8,9 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
+# Browser tests' fixtures (Playwright itself is imported only when a test asks for a browser).
+from kpiplatform.testing.browser import browser_page, chromium, live_app, screenshots  # noqa: F401
+
 # Models load only once Django is set up, so the helpers are imported inside the fixtures.
 
 # Tests hash passwords with MD5: Django's default (PBKDF2, a million rounds) spends about

@@ -1,11 +1,15 @@
 """Pages of a company host."""
 
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import render
 
+from kpiplatform.kpis.documentation import UNIT_WORDS
 from kpiplatform.kpis.models import CompanySettings
+from kpiplatform.kpis.registry import registered_kpis_by_plugin
 from kpiplatform.kpis.summary import period_summary
-from kpiplatform.sdk import Grain
+from kpiplatform.sdk import Grain, Unit
+from kpiplatform.web.kpi_page import chart_spec, kpi_page
 
 HEADLINE_KPIS = (
     "mrr",
@@ -34,3 +38,32 @@ def home(request):
         "currency": CompanySettings.current().reporting_currency,
     }
     return render(request, "web/home.html", context)
+
+
+@login_required
+def kpi_detail(request, key: str):
+    """One KPI: its stored series at the chosen grain as a chart and a table, its definition,
+    why periods have no value, its breakdowns in the last period, and the CSV download."""
+    kpis = registered_kpis_by_plugin()
+    if key not in kpis:
+        raise Http404(f"No KPI with key {key!r}.")
+    kpi, plugin = kpis[key]
+    grain_text = request.GET.get("grain", Grain.MONTH.value)
+    try:
+        grain = Grain(grain_text)
+    except ValueError:
+        grain, error = Grain.MONTH, f"Unknown grain {grain_text!r}: use one of the choices."
+    else:
+        error = ""
+    page = kpi_page(kpi, grain)
+    context = {
+        "kpi": kpi,
+        "plugin": plugin,
+        "page": page,
+        "spec": chart_spec(page),
+        "grains": [g.value for g in Grain],
+        "grain_error": error,
+        "unit_words": UNIT_WORDS.get(Unit(kpi.unit), str(kpi.unit)),
+        "currency": CompanySettings.current().reporting_currency,
+    }
+    return render(request, "web/kpi.html", context, status=400 if error else 200)

@@ -50,3 +50,12 @@ def kpi_change(current: dict | None, previous: dict | None, unit: str, direction
         text = kpi_value(change, unit)
     better = (change > 0) == (Direction(direction) == Direction.HIGHER_IS_BETTER)
     return {"text": ("+" if change > 0 else "") + text, "tone": "good" if better else "bad"}
+
+
+@register.simple_tag
+def kpi_number(value: Decimal | None) -> str:
+    """A numerator or denominator: grouped, at most two decimals, no trailing zeros."""
+    if value is None or value == "":
+        return UNDEFINED
+    text = _grouped(value, 2)
+    return text.rstrip("0").rstrip(".") if "." in text else text
