@@ -12,6 +12,7 @@ company's host.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def data_browse(request, dataset: str):
     own = [n for n, f in filterset.filters.items() if not isinstance(f, RefusedFilter)]
     records = filterset.qs.values_list(*columns) if valid else model.objects.none()
     page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Days and moments as the files and the API write them (ISO 8601), not localised.
+    page.object_list = [[_shown(value) for value in row] for row in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -75,7 +78,7 @@ def data_browse(request, dataset: str):
         "page": page,
         "filterset": filterset,
         # Only the dataset's own filters are fields; the others exist to refuse a value.
-        "filter_fields": [filterset.form[name] for name in own],
+        "filter_fields": [(_filter_label(name, model), filterset.form[name]) for name in own],
         "other_errors": [
             f"{name}: {error}"
             for name, errors in (filterset.errors if not valid else {}).items()
@@ -87,6 +90,18 @@ def data_browse(request, dataset: str):
         "can_upload": request.user.has_role(Role.ANALYST),
     }
     return render(request, "web/data_browse.html", context, status=200 if valid else 400)
+
+
+def _filter_label(name: str, model) -> str:
+    if name == "from":
+        return f"From {model.date_field} (first day)"
+    if name == "to":
+        return f"To {model.date_field} (last day)"
+    return name.replace("_", " ").capitalize()
+
+
+def _shown(value):
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def _csv_attachment(text: str, filename: str) -> HttpResponse:
@@ -125,7 +140,7 @@ def _preview(request, dataset: str, context: dict, status: int) -> HttpResponse:
     context = {
         "dataset": dataset,
         "preview_columns": shown,
-        "preview_rows": [[record.get(c) for c in shown] for record in records],
+        "preview_rows": [[_shown(record.get(c)) for c in shown] for record in records],
         **context,
     }
     return render(request, "web/data_preview.html", context, status=status)
