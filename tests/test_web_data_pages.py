@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -209,6 +211,21 @@ def test_preview_shows_the_first_rows_then_write_imports_them_and_schedules_a_re
     # The kept file is gone, and the same write cannot be replayed.
     assert not any(uploads_in_tmp.rglob("*.csv"))
     assert client.post(write_url(preview)).status_code == 404
+
+
+def test_a_previewed_file_left_unwritten_for_a_day_is_deleted_by_the_next_upload(
+    acme, uploads_in_tmp
+):
+    client = acme.client("analyst")
+    stale = write_url(upload(client, "spend", SPEND_CSV))
+    (kept,) = uploads_in_tmp.rglob("*.csv")
+    day_ago = time.time() - 24 * 3600 - 1
+    os.utime(kept, (day_ago, day_ago))
+    fresh = write_url(upload(client, "spend", SPEND_CSV))
+    assert not kept.exists()
+    assert client.post(stale).status_code == 404
+    assert client.post(fresh).status_code == 302
+    assert len(spend_rows(acme)) == 3
 
 
 def test_json_upload_previews_and_writes(acme):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -35,6 +36,8 @@ from kpiplatform.data.models import DATASETS
 
 PAGE_SIZE = 50
 PREVIEW_ROWS = 10
+# A previewed file not written within this long is deleted (by the company's next upload).
+KEEP_UPLOADS_S = 24 * 3600
 SESSION_KEY = "data_uploads"  # {random id: {"dataset": ..., "format": ..., "name": ...}}
 
 
@@ -128,6 +131,16 @@ def _upload_path(upload_id: str, file_format: str) -> Path:
     return folder / f"{upload_id}.{file_format}"
 
 
+def _forget_old_uploads(folder: Path) -> None:
+    too_old = time.time() - KEEP_UPLOADS_S
+    for old in folder.iterdir():
+        try:
+            if old.stat().st_mtime < too_old:
+                old.unlink()
+        except FileNotFoundError:
+            pass  # written or deleted meanwhile by another request
+
+
 def _file_format(upload) -> str:
     is_json = upload.name.lower().endswith(".json") or upload.content_type == "application/json"
     return "json" if is_json else "csv"
@@ -162,6 +175,7 @@ def data_upload(request, dataset: str):
     upload_id = secrets.token_urlsafe(18)
     path = _upload_path(upload_id, file_format)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _forget_old_uploads(path.parent)
     with path.open("wb") as kept:
         for chunk in upload.chunks():
             kept.write(chunk)
