@@ -325,6 +325,22 @@ def test_an_analyst_uploads_the_spend_csv_previews_writes_and_sees_the_rows(
     page.wait_for_url(re.compile(r"/data/spend/$"))
     assert page.locator(".records-count").inner_text() == "0 records"
 
+    # A file with bad rows first: the errors name their lines, and nothing is written.
+    bad_file = tmp_path / "bad-spend.csv"
+    bad_file.write_text(BAD_SPEND_CSV)
+    page.get_by_label("CSV or JSON file").set_input_files(str(bad_file))
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_url(re.compile(r"/data/spend/upload/$"))
+    error_rows = page.locator("table.row-errors tbody tr")
+    assert [error_rows.nth(i).locator("td").first.inner_text() for i in range(2)] == ["3", "4"]
+    assert "must not be negative" in error_rows.nth(1).inner_text()
+    assert page.get_by_role("button", name=re.compile("^Write")).count() == 0
+    screenshots.take(page, "bad rows")
+    with django_db_blocker.unblock():
+        assert spend_rows(company) == []
+    page.get_by_role("link", name="← spend").click()
+    page.wait_for_url(re.compile(r"/data/spend/$"))
+
     page.get_by_label("CSV or JSON file").set_input_files(str(spend_file))
     page.get_by_role("button", name="Preview").click()
     page.wait_for_url(re.compile(r"/data/spend/upload/$"))
@@ -343,4 +359,8 @@ def test_an_analyst_uploads_the_spend_csv_previews_writes_and_sees_the_rows(
     screenshots.take(page, "written")
     with django_db_blocker.unblock():
         assert spend_rows(company) == [("s1", 250000), ("s2", 80000), ("s3", 120000)]
-    assert errors.messages == []
+    # Chromium logs the refused upload's 400 (the page answers a bad file with a client
+    # error); nothing else went wrong.
+    assert errors.messages == [
+        "console: Failed to load resource: the server responded with a status of 400 (Bad Request)"
+    ]
