@@ -117,6 +117,32 @@ def test_a_dataset_is_browsed_with_the_read_api_filters_and_paginated(acme):
     assert ids == [f"s{i:03d}" for i in expected[50:]]
 
 
+def test_the_page_lists_the_records_the_read_api_lists_for_the_same_filters(acme):
+    with acme.activate():
+        load_records(
+            "payments",
+            [
+                {
+                    "external_id": f"p{i}",
+                    "customer_ref": "c1" if i % 2 else "c2",
+                    "occurred_at": f"2025-03-{1 + i:02d}T23:30:00-02:00",
+                    "amount_minor": 100,
+                    "currency": "EUR",
+                }
+                for i in range(10)
+            ],
+        )
+    connection.set_schema_to_public()
+    client = acme.client("viewer")
+    # A date bound is a whole UTC day: p7 at 2025-03-08T23:30-02:00 is on 2025-03-09 in UTC.
+    query = {"customer_ref": "c1", "from": "2025-03-04", "to": "2025-03-08"}
+    api = client.get("/api/v1/data/payments/", query).json()
+    page = client.get("/data/payments/", query)
+    names = page.context["columns"]
+    ids = [row[names.index("external_id")] for row in page.context["page"].object_list]
+    assert ids == [row["external_id"] for row in api["results"]] == ["p3", "p5"]
+
+
 def test_a_bad_filter_is_a_400_that_names_it(acme):
     client = acme.client("viewer")
     bad_date = client.get("/data/spend/", {"from": "2025-13-01"})
