@@ -2,11 +2,22 @@
 
 from django.urls import include, path
 
+from kpiplatform.web import data_pages
 from kpiplatform.web import views as web_views
 
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("kpis/<str:key>/", web_views.kpi_detail, name="kpi"),
+    path("data/", data_pages.data_list, name="data"),
+    path("data/<str:dataset>/", data_pages.data_browse, name="data-page"),
+    path("data/<str:dataset>/template.csv", data_pages.data_template, name="data-page-template"),
+    path("data/<str:dataset>/example.csv", data_pages.data_example, name="data-page-example"),
+    path("data/<str:dataset>/upload/", data_pages.data_upload, name="data-page-upload"),
+    path(
+        "data/<str:dataset>/upload/<str:upload_id>/write/",
+        data_pages.data_write,
+        name="data-page-write",
+    ),
     path("", include("kpiplatform.accounts.urls")),
     path("api/v1/", include("kpiplatform.api.urls")),
     path("plugins/", include("kpiplatform.plugins.urls")),

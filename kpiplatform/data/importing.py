@@ -443,16 +443,53 @@ def _take_turn(dataset: str) -> None:
         )
 
 
+def _rows(
+    validator: _Validator, stream: Any, file_format: str, limit_bytes: int
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    if file_format == "csv":
+        return csv_rows(stream, limit_bytes, validator)
+    return json_rows(stream, limit_bytes)
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """What ``check_file`` found: the first valid records, the number of rows and the errors."""
+
+    first_records: list[dict[str, Any]]
+    rows: int  # valid rows read (all of them when there is no error)
+    errors: list[RowError]
+    truncated: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check_file(
+    dataset: str, stream: Any, file_format: str, limit_bytes: int, keep: int = 10
+) -> CheckedFile:
+    """Parse and validate a whole file exactly as ``import_file`` does, writing nothing: the
+    preview of the upload page. Raises FileTooLarge."""
+    validator = _Validator(dataset)
+    first: list[dict[str, Any]] = []
+    count = 0
+    try:
+        for record in validator.records(_rows(validator, stream, file_format, limit_bytes)):
+            count += 1
+            if len(first) < keep:
+                first.append(record)
+    except ImportRefused as refused:
+        return CheckedFile(first, count, refused.errors, refused.truncated)
+    return CheckedFile(first, count, [], False)
+
+
 def import_file(dataset: str, stream: Any, file_format: str, limit_bytes: int) -> WriteCounts:
     """Validate and write a whole CSV or JSON file (``file_format`` "csv" or "json").
 
     Raises ImportRefused (nothing written) or FileTooLarge.
     """
     validator = _Validator(dataset)
-    if file_format == "csv":
-        rows = csv_rows(stream, limit_bytes, validator)
-    else:
-        rows = json_rows(stream, limit_bytes)
+    rows = _rows(validator, stream, file_format, limit_bytes)
     writer = BulkWriter(IMPORT_SOURCE)
     try:
         # Pages are written as rows stream in; a bad row later in the file rolls them back.
