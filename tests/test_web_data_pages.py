@@ -185,10 +185,10 @@ def test_template_and_example_download_and_the_example_imports(acme, dataset):
     body = example.content.decode()
     # Every column of the example is in the template, and the example writes as it is.
     assert set(next(csv.reader(io.StringIO(body)))) <= set(header)
-    analyst = acme.client("analyst")
-    preview = upload(analyst, dataset, body, f"{dataset}.csv")
+    uploader = acme.client("admin")
+    preview = upload(uploader, dataset, body, f"{dataset}.csv")
     assert preview.status_code == 200, preview.context.get("checked")
-    assert analyst.post(write_url(preview)).status_code == 302
+    assert uploader.post(write_url(preview)).status_code == 302
     with acme.activate():
         assert DATASETS[dataset].objects.count() == body.strip().count("\n")
 
@@ -197,7 +197,7 @@ def test_template_and_example_download_and_the_example_imports(acme, dataset):
 
 
 def test_preview_shows_every_row_error_and_writes_nothing(acme, uploads_in_tmp):
-    client = acme.client("analyst")
+    client = acme.client("admin")
     response = upload(client, "spend", BAD_SPEND_CSV)
     assert response.status_code == 400
     errors = [(e.line, e.column) for e in response.context["checked"].errors]
@@ -214,7 +214,7 @@ def test_preview_shows_every_row_error_and_writes_nothing(acme, uploads_in_tmp):
 def test_preview_shows_the_first_rows_then_write_imports_them_and_schedules_a_recompute(
     acme, uploads_in_tmp
 ):
-    client = acme.client("analyst")
+    client = acme.client("admin")
     preview = upload(client, "spend", SPEND_CSV)
     assert preview.status_code == 200
     checked = preview.context["checked"]
@@ -242,7 +242,7 @@ def test_preview_shows_the_first_rows_then_write_imports_them_and_schedules_a_re
 def test_a_previewed_file_left_unwritten_for_a_day_is_deleted_by_the_next_upload(
     acme, uploads_in_tmp
 ):
-    client = acme.client("analyst")
+    client = acme.client("admin")
     stale = write_url(upload(client, "spend", SPEND_CSV))
     (kept,) = uploads_in_tmp.rglob("*.csv")
     day_ago = time.time() - 24 * 3600 - 1
@@ -265,7 +265,7 @@ def test_json_upload_previews_and_writes(acme):
 
 
 def test_malformed_and_oversized_files_get_readable_errors(acme, settings):
-    client = acme.client("analyst")
+    client = acme.client("admin")
     empty = upload(client, "spend", "")
     assert empty.status_code == 400
     assert "the file is empty" in empty.content.decode()
@@ -281,31 +281,33 @@ def test_malformed_and_oversized_files_get_readable_errors(acme, settings):
     assert spend_rows(acme) == []
 
 
-def test_viewers_cannot_upload_or_write_and_see_no_upload_form(acme):
-    viewer = acme.client("viewer")
-    assert 'name="file"' not in viewer.get("/data/spend/").content.decode()
-    assert upload(viewer, "spend", SPEND_CSV).status_code == 403
-    preview = upload(acme.client("analyst"), "spend", SPEND_CSV)
-    assert viewer.post(write_url(preview)).status_code == 403
+def test_viewers_and_analysts_cannot_upload_or_write_and_see_no_upload_form(acme):
+    # Imports are an admin's, on the page as through the API.
+    preview = upload(acme.client("admin"), "spend", SPEND_CSV)
+    for role in ("viewer", "analyst"):
+        member = acme.client(role)
+        assert 'name="file"' not in member.get("/data/spend/").content.decode()
+        assert upload(member, "spend", SPEND_CSV).status_code == 403
+        assert member.post(write_url(preview)).status_code == 403
     assert spend_rows(acme) == []
 
 
 def test_an_upload_is_written_only_by_its_own_session_in_its_own_company(acme, globex):
-    analyst = acme.client("analyst")
-    preview = upload(analyst, "spend", SPEND_CSV)
+    uploader = acme.client("admin")
+    preview = upload(uploader, "spend", SPEND_CSV)
     url = write_url(preview)
     # Another user of acme, and a user of globex with the same id: neither finds it.
     assert acme.client("admin").post(url).status_code == 404
     assert globex.client("admin").post(url).status_code == 404
     assert spend_rows(acme) == [] and spend_rows(globex) == []
-    written = analyst.post(url)
+    written = uploader.post(url)
     assert written.status_code == 302 and written["Location"] == "/data/spend/"
     # The dataset page lists only the company's own records.
     assert globex.client("viewer").get("/data/spend/").context["page"].paginator.count == 0
     assert acme.client("viewer").get("/data/spend/").context["page"].paginator.count == 3
     # acme's session on globex's host is no login there.
-    url = write_url(upload(analyst, "spend", SPEND_CSV))
-    crossing = analyst.post(url, HTTP_HOST=globex.host)
+    url = write_url(upload(uploader, "spend", SPEND_CSV))
+    crossing = uploader.post(url, HTTP_HOST=globex.host)
     assert crossing.status_code == 302 and "/login/" in crossing["Location"]
     assert spend_rows(globex) == []
 
@@ -331,7 +333,7 @@ def empty_company(standing_companies, django_db_blocker):
             company.company.delete(force_drop=True)
 
 
-def test_an_analyst_uploads_the_spend_csv_previews_writes_and_sees_the_rows(
+def test_an_admin_uploads_the_spend_csv_previews_writes_and_sees_the_rows(
     empty_company, live_app, browser_page, screenshots, django_db_blocker, tmp_path
 ):
     page, errors = browser_page
@@ -340,7 +342,7 @@ def test_an_analyst_uploads_the_spend_csv_previews_writes_and_sees_the_rows(
     spend_file.write_text(SPEND_CSV)
 
     page.goto(live_app.url(company.host, "/"))
-    page.get_by_label("E-mail").fill(company.email("analyst"))
+    page.get_by_label("E-mail").fill(company.email("admin"))
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(re.compile(r"/$"))

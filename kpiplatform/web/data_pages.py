@@ -90,7 +90,7 @@ def data_browse(request, dataset: str):
         ],
         "query": query.urlencode(),
         "date_field": model.date_field,
-        "can_upload": request.user.has_role(Role.ANALYST),
+        "can_upload": request.user.has_role(Role.ADMIN),
     }
     return render(request, "web/data_browse.html", context, status=200 if valid else 400)
 
@@ -160,7 +160,7 @@ def _preview(request, dataset: str, context: dict, status: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.ANALYST)
+@role_required(Role.ADMIN)
 def data_upload(request, dataset: str):
     """Keep the uploaded file and show its first rows and every row error; nothing written."""
     _model(dataset)
@@ -193,7 +193,7 @@ def data_upload(request, dataset: str):
 
 
 @require_POST
-@role_required(Role.ANALYST)
+@role_required(Role.ADMIN)
 def data_write(request, dataset: str, upload_id: str):
     """Write a previewed file through the API's import path, then forget it."""
     _model(dataset)
