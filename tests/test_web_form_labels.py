@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from html.parser import HTMLParser
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+
+from kpiplatform.testing.companies import PASSWORD, create_test_company
 
 CONTROLS = {"input", "select", "textarea"}
 UNLABELLED_INPUT_TYPES = {"hidden", "submit", "button", "reset", "image"}
@@ -128,3 +133,64 @@ def test_the_audit_finds_an_input_without_a_label():
     audit = FormAudit()
     audit.feed('<form><label for="a">A</label><input id="a"><input name="b"><button>Go</button>')
     assert [control["name"] for control in unlabelled(audit)] == ["b"]
+
+
+# --- with the keyboard alone, in a real browser ------------------------------------------------
+
+
+@pytest.fixture
+def committed_company(standing_companies, django_db_blocker):
+    """A company of the test's own, committed (the live server reads through its own
+    connections), dropped afterwards."""
+    slug = f"k{uuid.uuid4().hex[:10]}"
+    with django_db_blocker.unblock():
+        company = create_test_company(slug, "Keyboard Test Co")
+        try:
+            connection.set_schema_to_public()
+            yield company
+        finally:
+            connection.set_schema_to_public()
+            company.company.delete(force_drop=True)
+
+
+def test_log_in_and_create_a_token_with_the_keyboard_alone_shown_once(
+    committed_company, live_app, browser_page, screenshots, django_db_blocker
+):
+    page, errors = browser_page
+    company = committed_company
+    page.goto(live_app.url(company.host, "/login/"))
+    page.get_by_label("E-mail").focus()
+    page.keyboard.type(company.email("viewer"))
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")  # sends the login form
+    page.wait_for_url(live_app.url(company.host, "/"))
+
+    page.goto(live_app.url(company.host, "/tokens/"))
+    page.get_by_label("Name").focus()
+    page.keyboard.type("Spreadsheet")
+    page.keyboard.press("Tab")  # to the access select
+    page.keyboard.press("ArrowDown")  # read only -> read and write
+    screenshots.take(page, "token form filled by keyboard")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # the focused "Create token" button
+    page.wait_for_url(re.compile(r"/tokens/created/$"))
+    raw = page.locator("#raw-token").inner_text()
+    assert re.fullmatch(r"kpi_[0-9a-f]{8}_[\w-]+", raw)
+    assert "Read and write" in page.content()
+    screenshots.take(page, "token shown once")
+
+    page.reload()
+    page.wait_for_url(re.compile(r"/tokens/$"))
+    assert raw not in page.content()
+    assert "shown only once" in page.content()
+    screenshots.take(page, "after a reload")
+    with django_db_blocker.unblock():
+        with company.activate():
+            from kpiplatform.accounts.models import ApiToken
+
+            assert list(ApiToken.objects.values_list("name", "read_only")) == [
+                ("Spreadsheet", False)
+            ]
+        connection.set_schema_to_public()
+    assert errors.messages == []
