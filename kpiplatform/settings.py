@@ -72,7 +72,14 @@ if not DEBUG:
             "set them in the environment (see README, 'Environment variables')."
         )
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[f".{KPI_BASE_DOMAIN}", KPI_BASE_DOMAIN])
+# Other host names the public host (landing page, signup) answers on besides KPI_BASE_DOMAIN:
+# in development the address people type, http://127.0.0.1:8000/, next to localhost.
+KPI_PUBLIC_HOST_ALIASES = env.list(
+    "KPI_PUBLIC_HOST_ALIASES", default=["127.0.0.1", "localhost"] if DEBUG else []
+)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[f".{KPI_BASE_DOMAIN}", KPI_BASE_DOMAIN, *KPI_PUBLIC_HOST_ALIASES]
+)
 if DEBUG:
     ALLOWED_HOSTS += ["testserver", ".testserver", "127.0.0.1"]
 

@@ -23,3 +23,6 @@ urlpatterns = [
     path("plugins/", include("kpiplatform.plugins.urls")),
     path("", include("kpiplatform.kpis.urls")),
 ]
+
+handler403 = "kpiplatform.tenants.error_pages.permission_denied"
+handler404 = "kpiplatform.tenants.error_pages.page_not_found"

@@ -9,3 +9,6 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("api/v1/", include("kpiplatform.tenants.api_urls")),
 ]
+
+handler403 = "kpiplatform.tenants.error_pages.permission_denied"
+handler404 = "kpiplatform.tenants.error_pages.page_not_found"

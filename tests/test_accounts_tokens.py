@@ -22,8 +22,8 @@ def create_token_via_api(company, role: str = "analyst", read_only: bool = False
 
 def test_token_page_shows_the_raw_token_once_and_stores_only_its_hash(acme):
     client = acme.client("viewer")
-    created = client.post("/tokens/", {"name": "Spreadsheet", "access": "read"})
-    assert created.status_code == 200
+    created = client.post("/tokens/", {"name": "Spreadsheet", "access": "read"}, follow=True)
+    assert created.redirect_chain == [("/tokens/created/", 302)]
     raw = re.search(r"kpi_[0-9a-f]{8}_[\w-]+", created.content.decode()).group(0)
     assert "shown only this once" in created.content.decode()
 
@@ -146,5 +146,34 @@ def test_the_token_creation_answer_is_never_stored_by_a_cache(acme):
     created = client.post("/api/v1/tokens/", {"name": "CI"}, "application/json")
     assert created.status_code == 201
     assert "no-store" in created["Cache-Control"]
-    page = client.post("/tokens/", {"name": "Sheet", "access": "read"})
+    page = client.post("/tokens/", {"name": "Sheet", "access": "read"}, follow=True)
+    assert "kpi_" in page.content.decode()
     assert "no-store" in page["Cache-Control"]
+
+
+def test_reloading_the_token_page_creates_no_other_token_and_shows_it_no_more(acme):
+    client = acme.client("analyst")
+    posted = client.post("/tokens/", {"name": "Sheet", "access": "read"})
+    assert posted.status_code == 302
+    assert posted["Location"] == "/tokens/created/"
+    shown = client.get("/tokens/created/")
+    assert shown.status_code == 200
+    raw = re.search(r"kpi_[0-9a-f]{8}_[\w-]+", shown.content.decode()).group(0)
+
+    reloaded = client.get("/tokens/created/", follow=True)
+
+    assert reloaded.redirect_chain == [("/tokens/", 302)]
+    page = reloaded.content.decode()
+    assert raw not in page
+    assert "shown only once" in page
+    with acme.activate():
+        assert ApiToken.objects.filter(name="Sheet").count() == 1
+    assert all(raw not in str(value) for value in client.session.values())
+
+
+def test_the_new_token_is_shown_only_to_the_member_who_created_it(acme):
+    analyst = acme.client("analyst")
+    analyst.post("/tokens/", {"name": "Sheet", "access": "read"})
+    other = acme.client("viewer")
+
+    assert other.get("/tokens/created/").status_code == 302

@@ -12,7 +12,12 @@ from kpiplatform.web import demo
 def test_seed_demo_creates_a_company_with_computed_kpis_once(db, settings):
     settings.DEBUG = True
     line = call_command("seed_demo")
-    assert demo.DEMO_EMAIL in line and "http://demo.localhost" in line
+    assert "http://demo.localhost" in line
+    for role in ("admin", "analyst", "viewer"):  # each role's login is printed
+        assert any(
+            role in row and "@example.com" in row and demo.DEMO_PASSWORD in row
+            for row in line.splitlines()
+        ), role
     company = Company.objects.get(slug=demo.DEMO_SLUG)
     client_host = f"{demo.DEMO_SLUG}.localhost"
 
@@ -26,6 +31,10 @@ def test_seed_demo_creates_a_company_with_computed_kpis_once(db, settings):
     with schema_context(company.schema_name):
         admin = User.objects.get(email=demo.DEMO_EMAIL)
         assert admin.check_password(demo.DEMO_PASSWORD) and admin.is_admin
+        for role, email in demo.DEMO_USERS:
+            assert f"{email} / {demo.DEMO_PASSWORD}" in line
+            user = User.objects.get(email=email)
+            assert user.role == role and user.check_password(demo.DEMO_PASSWORD)
         client.force_login(admin)
     connection.set_schema_to_public()
     summary = client.get("/api/v1/kpis/summary/?grain=month")

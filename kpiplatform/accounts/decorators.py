@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied
 
 from kpiplatform.accounts.models import Role
 
@@ -24,12 +24,8 @@ def role_required(role: str) -> Callable:
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not user.has_role(role):
-                return render(
-                    request,
-                    "accounts/forbidden.html",
-                    {"message": f"This needs the {Role(role).label} role."},
-                    status=403,
-                )
+                # Rendered by templates/403.html, the one page every refusal shows.
+                raise PermissionDenied(f"This needs the {Role(role).label} role.")
             return view(request, *args, **kwargs)
 
         return wrapped

@@ -30,5 +30,6 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("tokens/", views.tokens, name="tokens"),
+    path("tokens/created/", views.token_created, name="token-created"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
 ]

@@ -196,22 +196,26 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 # --- API tokens -----------------------------------------------------------------------------
 
 
+# Session key holding a new token's raw value between the creating POST and its one display.
+NEW_TOKEN_SESSION_KEY = "new_api_token"
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def tokens(request):
-    """The member's own tokens; creating one shows the raw value on the answer page only.
+    """The member's own tokens; creating one shows the raw value once (post/redirect/get).
 
-    The raw token is rendered into the response to the creating POST and stored nowhere,
-    not even in the session, so it can never be shown again.
+    The creating POST keeps the raw value in the session and redirects to the page that shows
+    it; that page takes it out of the session, so a reload neither creates another token nor
+    shows this one again. The database keeps only a fingerprint.
     """
     form = ApiTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         token, raw = ApiToken.issue(
             request.user, form.cleaned_data["name"], read_only=form.cleaned_data["access"] == "read"
         )
-        response = render(request, "accounts/token_created.html", {"token": token, "raw": raw})
-        response["Cache-Control"] = "no-store"
-        return response
+        request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "raw": raw}
+        return redirect("token-created")
     own = ApiToken.objects.filter(user=request.user)
     return render(
         request,
@@ -219,6 +223,24 @@ def tokens(request):
         {"form": form, "tokens": own},
         status=400 if form.errors else 200,
     )
+
+
+@login_required
+@require_http_methods(["GET"])
+def token_created(request):
+    """Show the token just created, once; afterwards only its name and prefix remain."""
+    new = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
+    token = new and ApiToken.objects.filter(pk=new["id"], user=request.user).first()
+    if not token:
+        messages.info(
+            request,
+            "A new token is shown only once, right after it is created; "
+            "if you did not copy it, revoke it and create another.",
+        )
+        return redirect("tokens")
+    response = render(request, "accounts/token_created.html", {"token": token, "raw": new["raw"]})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_POST

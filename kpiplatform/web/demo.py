@@ -30,6 +30,12 @@ DEMO_NAME = "Demo SaaS Ltd"
 DEMO_EMAIL = "demo@example.com"
 # Shown in the README and printed by `make run`: the demo exists only in development.
 DEMO_PASSWORD = "demo-kpiplatform-2026"
+# The demo's team, one user of each role, all with DEMO_PASSWORD: (role, e-mail).
+DEMO_USERS = (
+    (Role.ADMIN, DEMO_EMAIL),
+    (Role.ANALYST, "analyst@example.com"),
+    (Role.VIEWER, "viewer@example.com"),
+)
 DEMO_SOURCE = "demo"
 MONTHS = 18
 CUSTOMERS = 240
@@ -79,10 +85,9 @@ def ensure_demo_company() -> DemoResult:
 
 
 def _add_team() -> None:
-    for role in (Role.ANALYST, Role.VIEWER):
-        User.objects.create_user(
-            email=f"{role.value}@example.com", password=DEMO_PASSWORD, role=role
-        )
+    for role, email in DEMO_USERS:
+        if role != Role.ADMIN:  # the admin is created with the company
+            User.objects.create_user(email=email, password=DEMO_PASSWORD, role=role)
 
 
 def _write(datasets: dict[str, list[dict]]) -> None:

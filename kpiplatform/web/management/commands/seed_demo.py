@@ -18,6 +18,6 @@ class Command(BaseCommand):
         if result.created:
             self.stderr.write(f"Created the demo company {demo.DEMO_NAME}.")
         # Returned, not printed: `manage.py run` shows it in its banner.
-        return (
-            f"  Demo company     {result.url}  (log in as {demo.DEMO_EMAIL} / {demo.DEMO_PASSWORD})"
-        )
+        password = demo.DEMO_PASSWORD
+        logins = [f"    {role.value:<14} {email} / {password}" for role, email in demo.DEMO_USERS]
+        return "\n".join([f"  Demo company     {result.url}  log in as:", *logins])
