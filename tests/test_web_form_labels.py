@@ -111,7 +111,8 @@ def test_pages_for_visitors(acme, path):
 
 @pytest.mark.parametrize("role", ["admin", "analyst", "viewer"])
 @pytest.mark.parametrize(
-    "path", ["/", "/kpis/mrr/", "/team/", "/tokens/", "/plugins/", "/settings/"]
+    "path",
+    ["/", "/kpis/mrr/", "/data/", "/data/spend/", "/team/", "/tokens/", "/plugins/", "/settings/"],
 )
 def test_member_pages(acme, role, path):
     client = acme.client(role)
@@ -124,7 +125,10 @@ def test_member_pages(acme, role, path):
 
 def test_the_admin_pages_have_the_forms_this_test_checks(acme):
     client = acme.client("admin")
-    counts = {path: len(audit_page(client, path).controls) for path in ("/team/", "/tokens/")}
+    counts = {
+        path: len(audit_page(client, path).controls)
+        for path in ("/team/", "/tokens/", "/data/spend/")
+    }
     assert all(counts.values()), counts  # invitation and token forms are audited, not absent
     assert audit_page(client, "/settings/").controls
 
