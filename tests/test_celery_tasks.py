@@ -245,26 +245,6 @@ def test_tick_fans_purge_out_to_every_active_company_on_the_hour(acme, globex, s
 STALL = "KPIPLATFORM_STALL"  # kpiplatform-stall (tests/fixtures/plugins): where its KPI waits
 
 
-@pytest.fixture
-def task_queue(settings):
-    """A queue of this test's own, which tasks sent from this process go to; deleted after."""
-    if REQUIRE_SERVICES and not settings.CELERY_BROKER_URL.startswith("redis://"):
-        pytest.fail("KPI_REQUIRE_SERVICES=1 but CELERY_BROKER_URL is not a redis:// URL")
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    default = app.conf.task_default_queue
-    app.conf.task_default_queue = name
-    try:
-        yield name
-    finally:
-        app.conf.task_default_queue = default
-        with app.connection_for_write() as broker:
-            # Bound in this channel first: a channel deletes the queues it knows the bindings of.
-            queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
-            bound = queue(broker.default_channel)
-            bound.declare()
-            bound.delete()
-
-
 def messages_in(queue_name: str) -> int:
     with app.connection_for_write() as broker:
         return broker.default_channel.queue_declare(queue=queue_name, passive=True).message_count

@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from kombu import Exchange, Queue
 
-from kpiplatform.celery import app
 from kpiplatform.connectors.models import SyncRun
 from kpiplatform.data.models import Customer
 from kpiplatform.testing.companies import create_test_company
@@ -23,25 +21,6 @@ from kpiplatform.testing.processes import child_pids, start_celery_worker
 REQUIRE_SERVICES = os.environ.get("KPI_REQUIRE_SERVICES") == "1"
 KEY = "lsk_" + uuid.uuid4().hex
 PAGES = [[{"external_id": f"c{page}{n}", "country": "DE"} for n in range(3)] for page in range(4)]
-
-
-@pytest.fixture
-def task_queue(settings):
-    """A queue of this test's own, which tasks sent from this process go to; deleted after."""
-    if REQUIRE_SERVICES and not settings.CELERY_BROKER_URL.startswith("redis://"):
-        pytest.fail("KPI_REQUIRE_SERVICES=1 but CELERY_BROKER_URL is not a redis:// URL")
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    default = app.conf.task_default_queue
-    app.conf.task_default_queue = name
-    try:
-        yield name
-    finally:
-        app.conf.task_default_queue = default
-        with app.connection_for_write() as broker:
-            queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
-            bound = queue(broker.default_channel)
-            bound.declare()
-            bound.delete()
 
 
 def wait_until(condition, worker, what: str, timeout_s: float = 60) -> None:
