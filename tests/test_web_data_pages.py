@@ -9,18 +9,16 @@ import io
 import os
 import re
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
-from kpiplatform.celery import app
 from kpiplatform.data.examples import EXAMPLES
 from kpiplatform.data.models import DATASETS, Spend
 from kpiplatform.kpis.models import PendingChange
-from kpiplatform.testing.companies import PASSWORD, create_test_company
+from kpiplatform.testing.companies import PASSWORD
 from kpiplatform.testing.data import load_records
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "canonical-data.md"
@@ -315,29 +313,11 @@ def test_an_upload_is_written_only_by_its_own_session_in_its_own_company(acme, g
 # --- the same in a real browser ---------------------------------------------------------------
 
 
-@pytest.fixture
-def empty_company(standing_companies, django_db_blocker):
-    """A company of the test's own (the live server reads committed rows), dropped afterwards.
-    Recomputes run eagerly, as a worker would run them."""
-    slug = f"d{uuid.uuid4().hex[:10]}"
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    with django_db_blocker.unblock():
-        company = create_test_company(slug, "Data Upload Co")
-        try:
-            connection.set_schema_to_public()
-            yield company
-        finally:
-            app.conf.task_always_eager = eager
-            connection.set_schema_to_public()
-            company.company.delete(force_drop=True)
-
-
 def test_an_admin_uploads_the_spend_csv_previews_writes_and_sees_the_rows(
-    empty_company, live_app, browser_page, screenshots, django_db_blocker, tmp_path
+    own_company, live_app, browser_page, screenshots, django_db_blocker, tmp_path
 ):
     page, errors = browser_page
-    company = empty_company
+    company = own_company
     spend_file = tmp_path / "spend.csv"
     spend_file.write_text(SPEND_CSV)
 

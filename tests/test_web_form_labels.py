@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from html.parser import HTMLParser
 
 import pytest
@@ -11,7 +10,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
-from kpiplatform.testing.companies import PASSWORD, create_test_company
+from kpiplatform.testing.companies import PASSWORD
 
 CONTROLS = {"input", "select", "textarea"}
 UNLABELLED_INPUT_TYPES = {"hidden", "submit", "button", "reset", "image"}
@@ -142,26 +141,11 @@ def test_the_audit_finds_an_input_without_a_label():
 # --- with the keyboard alone, in a real browser ------------------------------------------------
 
 
-@pytest.fixture
-def committed_company(standing_companies, django_db_blocker):
-    """A company of the test's own, committed (the live server reads through its own
-    connections), dropped afterwards."""
-    slug = f"k{uuid.uuid4().hex[:10]}"
-    with django_db_blocker.unblock():
-        company = create_test_company(slug, "Keyboard Test Co")
-        try:
-            connection.set_schema_to_public()
-            yield company
-        finally:
-            connection.set_schema_to_public()
-            company.company.delete(force_drop=True)
-
-
 def test_log_in_and_create_a_token_with_the_keyboard_alone_shown_once(
-    committed_company, live_app, browser_page, screenshots, django_db_blocker
+    own_company, live_app, browser_page, screenshots, django_db_blocker
 ):
     page, errors = browser_page
-    company = committed_company
+    company = own_company
     page.goto(live_app.url(company.host, "/login/"))
     page.get_by_label("E-mail").focus()
     page.keyboard.type(company.email("viewer"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -19,9 +18,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
-from kpiplatform.celery import app
 from kpiplatform.kpis.models import StoredKPIValue
-from kpiplatform.testing.companies import PASSWORD, create_test_company
+from kpiplatform.testing.companies import PASSWORD
 from kpiplatform.testing.data import load_records
 from kpiplatform.testing.kpis import (
     WORKED_EXAMPLE_SEGMENTS,
@@ -133,23 +131,12 @@ def test_a_kpi_page_reads_stored_values_in_a_fixed_number_of_queries(worked_exam
 
 
 @pytest.fixture
-def committed_company(standing_companies, django_db_blocker):
-    """A company of the test's own with the worked example committed (the live server reads
-    through its own connections), dropped afterwards."""
-    slug = f"b{uuid.uuid4().hex[:10]}"
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    with django_db_blocker.unblock():
-        company = create_test_company(slug, "Browser Test Co")
-        try:
-            with company.activate():
-                load_worked_example()
-            connection.set_schema_to_public()
-            yield company
-        finally:
-            app.conf.task_always_eager = eager
-            connection.set_schema_to_public()
-            company.company.delete(force_drop=True)
+def committed_company(own_company, django_db_blocker):
+    """A company of the test's own with the worked example committed."""
+    with django_db_blocker.unblock(), own_company.activate():
+        load_worked_example()
+    connection.set_schema_to_public()
+    return own_company
 
 
 def table_values(page) -> dict[str, Decimal]:

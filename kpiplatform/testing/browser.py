@@ -146,3 +146,29 @@ def browser_page(chromium) -> Iterator[tuple[object, BrowserErrors]]:
     )
     yield page, errors
     context.close()
+
+
+@pytest.fixture
+def own_company(standing_companies, django_db_blocker) -> Iterator[object]:
+    """A company of the test's own, committed (the live server reads it through its own
+    connections) and dropped afterwards. Recomputes run eagerly in the test's process, as a
+    worker would run them."""
+    import uuid
+
+    from django.db import connection
+
+    from kpiplatform.celery import app
+    from kpiplatform.testing.companies import create_test_company
+
+    slug = f"b{uuid.uuid4().hex[:10]}"
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    with django_db_blocker.unblock():
+        company = create_test_company(slug, "Browser Test Co")
+        try:
+            connection.set_schema_to_public()
+            yield company
+        finally:
+            app.conf.task_always_eager = eager
+            connection.set_schema_to_public()
+            company.company.delete(force_drop=True)

@@ -9,7 +9,13 @@ from django.db import connection
 from django.test import override_settings
 
 # Browser tests' fixtures (Playwright itself is imported only when a test asks for a browser).
-from kpiplatform.testing.browser import browser_page, chromium, live_app, screenshots  # noqa: F401
+from kpiplatform.testing.browser import (  # noqa: F401
+    browser_page,
+    chromium,
+    live_app,
+    own_company,
+    screenshots,
+)
 
 # Models load only once Django is set up, so the helpers are imported inside the fixtures.
 
