@@ -17,19 +17,9 @@ from kpiplatform.celery import app
 from kpiplatform.data.importing import import_file
 from kpiplatform.data.models import Payment
 from kpiplatform.data.writer import PAGE_SIZE, BulkWriter
+from kpiplatform.testing.data import empty_company_tables
 
 ROWS = 2 * PAGE_SIZE  # two pages: the first of each import is written before the second
-
-
-def empty_company_tables() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
-            "WHERE schemaname = current_schema() "
-            "AND (tablename LIKE 'data\\_%%' OR tablename LIKE 'kpis\\_%%') "
-            "AND tablename <> 'kpis_companysettings'"
-        )
-        cursor.execute(f"TRUNCATE {cursor.fetchone()[0]}")
 
 
 class PausingUpload(io.RawIOBase):

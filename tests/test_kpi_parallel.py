@@ -8,13 +8,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
 from django_tenants.utils import schema_context
 
 from kpiplatform.celery import app
 from kpiplatform.kpis import engine
 from kpiplatform.kpis.models import StoredKPIValue
-from kpiplatform.testing.data import load_records
+from kpiplatform.testing.data import empty_company_tables, load_records
 from kpiplatform.testing.kpis import WORKED_EXAMPLE_SEGMENTS, configure_company, stored_values
 
 
@@ -23,17 +22,6 @@ def every_stored_value() -> dict:
         (v.kpi, v.grain, v.period_start, v.segment_kind, v.segment): (v.value, v.reason)
         for v in StoredKPIValue.objects.all()
     }
-
-
-def empty_company_tables() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
-            "WHERE schemaname = current_schema() "
-            "AND (tablename LIKE 'data\\_%%' OR tablename LIKE 'kpis\\_%%') "
-            "AND tablename <> 'kpis_companysettings'"
-        )
-        cursor.execute(f"TRUNCATE {cursor.fetchone()[0]}")
 
 
 def test_independent_kpis_on_two_connections_store_what_one_connection_stores(

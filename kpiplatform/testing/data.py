@@ -22,3 +22,18 @@ def load_records(
         ({"external_id": uuid.uuid4().hex, **record} for record in records),
     )
     return writer.changes
+
+
+def empty_company_tables() -> None:
+    """Empty the current company's datasets, derived facts and KPI tables (its settings
+    stay): tests that commit data clean up after themselves with it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+            "WHERE schemaname = current_schema() "
+            "AND (tablename LIKE 'data\\_%%' OR tablename LIKE 'kpis\\_%%') "
+            "AND tablename <> 'kpis_companysettings'"
+        )
+        cursor.execute(f"TRUNCATE {cursor.fetchone()[0]}")
