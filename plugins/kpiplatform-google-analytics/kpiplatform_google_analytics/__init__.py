@@ -1,0 +1,1 @@
+"""The Google Analytics 4 connector of kpiplatform."""

@@ -1,0 +1,1 @@
+"""Hooks of the Google Analytics 4 connector (registered once the connector is built)."""

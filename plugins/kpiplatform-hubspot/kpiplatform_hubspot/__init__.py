@@ -1,0 +1,1 @@
+"""The HubSpot connector of kpiplatform."""

@@ -1,0 +1,1 @@
+"""Hooks of the HubSpot connector (registered once the connector is built)."""

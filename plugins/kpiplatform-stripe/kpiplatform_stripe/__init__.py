@@ -1,0 +1,1 @@
+"""The Stripe connector of kpiplatform."""

@@ -1,0 +1,1 @@
+"""Hooks of the Stripe connector (registered once the connector is built)."""
