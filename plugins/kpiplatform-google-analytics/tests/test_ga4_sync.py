@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from conftest import K1, K2, K3, PROPERTY, RECENT, TODAY, create, run_sync
+from ga4_testing import K1, K2, K3, PROPERTY, RECENT, TODAY, create, run_sync
 
 from kpiplatform.connectors.models import Connection, SyncRun
 from kpiplatform.data.models import Spend, WebTraffic
