@@ -118,12 +118,17 @@ class GoogleAnalytics(Connector):
     def sync(self, config: dict[str, Any], state: dict[str, Any]) -> Iterator[SyncPage]:
         property_id = ga.property_id(config)
         client = ga.make_client(config)
+        lookback = lookback_days(config)
         today = self.today()
         last_complete = today - dt.timedelta(days=1)
         first = first_day_to_read(config, state, today)
         cursor = dict(state)
-        for start, end in windows(first, today):
-            offset = 0
+        # The rows the last sync stored on the days read again now: one GA4 no longer
+        # reports was removed upstream, and is tombstoned once the first window is read.
+        stored_before = {i for i in state.get("recent", []) if i[:10] >= first.isoformat()}
+        tail: dict[str, list[str]] = {}  # ids read per day, for the next sync's cursor
+        for number, (start, end) in enumerate(windows(first, today)):
+            offset, seen = 0, set()
             while True:
                 answer = with_retries(
                     ga.run_report,
@@ -131,37 +136,56 @@ class GoogleAnalytics(Connector):
                     report_request(property_id, start, end, offset),
                     attempts=RETRY_ATTEMPTS,
                 )
-                reader = RowReader(answer.metadata.currency_code.upper())
-                traffic, spend, no_spend = [], [], []
-                for row in answer.rows:
-                    try:
-                        record, cost = reader.read(
-                            [v.value for v in row.dimension_values],
-                            [v.value for v in row.metric_values],
-                        )
-                    except MalformedRow as exc:
-                        raise MalformedRow(
-                            f"Google Analytics sent a report that cannot be read: {exc}"
-                        ) from None
-                    traffic.append(record)
-                    if cost:
-                        spend.append(cost)
-                    else:  # a row whose cost GA4 revised to nothing
-                        no_spend.append(record["external_id"])
+                traffic, spend, no_spend = read_rows(answer)
+                for record in traffic:
+                    seen.add(record["external_id"])
+                    tail.setdefault(record["day"], []).append(record["external_id"])
                 offset += len(answer.rows)
                 window_done = not answer.rows or offset >= answer.row_count
+                vanished: list[str] = []
                 if window_done:
                     # The cursor moves once the whole window is stored: a sync stopped inside
                     # a window reads it again, and the upserts leave its rows as they were.
-                    cursor = {"synced_through": min(end, last_complete).isoformat()}
+                    through = min(end, last_complete)
+                    read_again_from = (through - dt.timedelta(days=lookback - 1)).isoformat()
+                    tail = {day: ids for day, ids in tail.items() if day >= read_again_from}
+                    cursor = {
+                        "synced_through": through.isoformat(),
+                        "recent": sorted(i for ids in tail.values() for i in ids),
+                    }
+                    if number == 0:
+                        vanished = sorted(
+                            i for i in stored_before - seen if i[:10] <= end.isoformat()
+                        )
                 yield SyncPage(
                     records={"web_traffic": traffic, "spend": spend},
-                    deleted={"spend": no_spend},
+                    deleted={"web_traffic": vanished, "spend": no_spend + vanished},
                     state=cursor,
                     progress=f"days {start} to {end}: {offset} of {answer.row_count} rows",
                 )
                 if window_done:
                     break
+
+
+def read_rows(answer) -> tuple[list[dict], list[dict], list[str]]:
+    """(web_traffic records, spend records, ids of rows without ad cost) of one report."""
+    reader = RowReader(answer.metadata.currency_code.upper())
+    traffic, spend, no_spend = [], [], []
+    for row in answer.rows:
+        try:
+            record, cost = reader.read(
+                [v.value for v in row.dimension_values], [v.value for v in row.metric_values]
+            )
+        except MalformedRow as exc:
+            raise MalformedRow(
+                f"Google Analytics sent a report that cannot be read: {exc}"
+            ) from None
+        traffic.append(record)
+        if cost:
+            spend.append(cost)
+        else:  # a row without cost, or whose cost GA4 revised to nothing: no spend record
+            no_spend.append(record["external_id"])
+    return traffic, spend, no_spend
 
 
 @hookimpl

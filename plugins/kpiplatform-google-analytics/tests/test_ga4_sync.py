@@ -100,7 +100,16 @@ def test_a_first_sync_stores_every_row_with_its_fields_mapped(acme, sandbox, con
     assert run.counts["spend"]["written"] == 3
     with acme.activate():
         yesterday = (TODAY - dt.timedelta(days=1)).isoformat()
-        assert Connection.objects.get(pk=connected).state == {"synced_through": yesterday}
+        assert Connection.objects.get(pk=connected).state == {
+            "synced_through": yesterday,
+            # The rows of the days the next sync reads again (the look-back), to find the
+            # ones GA4 stops reporting.
+            "recent": [
+                f"{RECENT[1]}/Organic Search/(organic)",
+                f"{RECENT[2]}/Paid Search/brand-search",
+                f"{RECENT[3]}/Email/newsletter",
+            ],
+        }
 
 
 def test_the_look_back_re_reads_recent_days_and_changes_exactly_the_revised_one(
@@ -135,6 +144,22 @@ def report_ranges_since(sandbox, start: int) -> list[tuple[str, str]]:
         for s in sandbox.served[start:]
         if s.status == 200 and s.body.get("dimensions")
     ]
+
+
+def test_a_row_gone_upstream_within_the_look_back_is_tombstoned_with_its_spend(
+    acme, sandbox, connected
+):
+    run_sync(acme, connected)
+    gone = f"{RECENT[2]}/Paid Search/brand-search"
+    sandbox.remove_row(PROPERTY, RECENT[2], "Paid Search", "brand-search")
+    run_sync(acme, connected)
+    assert gone not in traffic(acme) and gone not in spend(acme)
+    assert len(traffic(acme)) == 7 and len(spend(acme)) == 2
+    with acme.activate():
+        assert WebTraffic.objects.get(external_id=gone).deleted_at is not None
+    run = last_run(acme)
+    assert run.counts["web_traffic"]["deleted"] == 1
+    assert run.counts["spend"]["deleted"] == 1
 
 
 def test_a_day_added_upstream_arrives_with_the_next_sync(acme, sandbox, connected):
@@ -235,7 +260,7 @@ def test_a_malformed_report_fails_the_run_and_leaves_the_earlier_pages(acme, san
     )
     with acme.activate():
         cursor = Connection.objects.get(pk=connected).state
-    assert cursor == {"synced_through": (TODAY - dt.timedelta(days=27)).isoformat()}
+    assert cursor == {"synced_through": (TODAY - dt.timedelta(days=27)).isoformat(), "recent": []}
     # The upstream recovers: the next sync goes on from the cursor.
     assert run_sync(acme, connected) == "succeeded: 1 pages"
     assert len(traffic(acme)) == 8

@@ -83,6 +83,11 @@ class Sandbox:
         with self.state.lock:
             self.state.properties[property_id].set_row(day, group, campaign, **metrics)
 
+    def remove_row(self, property_id: str, day: dt.date, group: str, campaign: str) -> None:
+        """GA4 no longer reports the row (revised away)."""
+        with self.state.lock:
+            del self.state.properties[property_id].rows[(day, group, campaign)]
+
     def add_day(self, property_id: str, day: dt.date, rows: dict[tuple[str, str], dict]) -> None:
         """Add a day: ``rows`` maps (channel group, campaign) to its metrics."""
         with self.state.lock:
