@@ -47,19 +47,22 @@ def property_id(config: dict[str, Any]) -> str:
 
 
 def service_account_info(config: dict[str, Any]) -> dict[str, Any]:
-    """The key file's content; its errors never quote it (it holds the private key)."""
+    """The key file's content. A key that cannot work is refused as credentials are (the
+    connection needs a new one); the message never quotes it (it holds the private key)."""
     try:
         info = json.loads(config.get("service_account_json") or "")
     except (TypeError, ValueError):
         info = None
     if not isinstance(info, dict) or info.get("type") != "service_account":
-        raise ConfigError(
+        raise CredentialsRejected(
             "The service-account key is not a Google service-account key file: paste the "
             'whole JSON file (it has "type": "service_account").'
         )
     missing = [k for k in ("client_email", "private_key") if not info.get(k)]
     if missing:
-        raise ConfigError(f"The service-account key file has no {' or '.join(missing)}.")
+        raise CredentialsRejected(
+            f"The service-account key file has no {' or '.join(missing)}: paste the whole file."
+        )
     return info
 
 
@@ -81,7 +84,7 @@ def make_client(config: dict[str, Any]) -> BetaAnalyticsDataClient:
         credentials = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
     except (ValueError, TypeError, KeyError):
         # The library's message may quote the key material: say what is wrong instead.
-        raise ConfigError(
+        raise CredentialsRejected(
             "The service-account key file's private key cannot be read: download a new key "
             "file for the service account."
         ) from None

@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from ga4_testing import K1, K2, K3, M1, M2, run_sync
+from ga4_testing import K1, K2, K3, M1, M2, PROPERTY, RECENT, ROWS, run_sync
 
 from kpiplatform.testing.data import load_records
 from kpiplatform.testing.kpis import configure_company, recompute_pending
@@ -122,3 +122,39 @@ def test_web_cac_and_roi_kpis_follow_the_definitions_from_the_synced_traffic_and
     assert by_campaign[1:3] == (Decimal("376.55"), Decimal("123.45"))
     roi_m2 = month(acme, "marketing_roi", M2)
     assert roi_m2[0] is None and roi_m2[3]  # no spend: no value, with the reason
+
+
+def test_a_revision_read_again_moves_the_month_s_sessions_and_spend_by_exactly_its_change(
+    acme, sandbox, connected
+):
+    """The day before yesterday's paid-search row goes from 100 sessions and 80.00 of ad cost
+    to 130 sessions and 95.50 when GA4 revises it: its month gains 30 sessions and 15.50 of
+    spend, and its engagement rate becomes the new sums' ratio (60 engaged sessions stay)."""
+    day = RECENT[2]
+    start = day.replace(day=1)
+    in_month = [m for (d, _, _), m in ROWS.items() if d.replace(day=1) == start]
+    sessions = sum(m["sessions"] for m in in_month)
+    engaged = sum(m["engagedSessions"] for m in in_month)
+    cost = sum(Decimal(m["advertiserAdCost"]) for m in in_month)
+    with acme.activate():
+        configure_company("USD", "UTC", "1")
+    run_sync(acme, connected)
+    with acme.activate():
+        recompute_pending()
+
+    def now() -> tuple:
+        query = f"?grain=month&start={start}&end={day}"
+        values = {}
+        for kpi in ("sessions", "spend", "engagement_rate"):
+            (row,) = acme.client("viewer").get(f"/api/v1/kpis/{kpi}/series/{query}").json()
+            values[kpi] = (Decimal(row["value"]), Decimal(row["numerator"]), row["denominator"])
+        return values["sessions"][0], values["spend"][0], values["engagement_rate"][1:]
+
+    assert now() == (sessions, cost, (engaged, str(sessions)))
+    sandbox.set_row(
+        PROPERTY, day, "Paid Search", "brand-search", sessions=130, advertiserAdCost="95.50"
+    )
+    run_sync(acme, connected)
+    with acme.activate():
+        recompute_pending()
+    assert now() == (sessions + 30, cost + Decimal("15.50"), (engaged, str(sessions + 30)))
