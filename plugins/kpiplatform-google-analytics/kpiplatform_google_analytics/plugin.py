@@ -30,7 +30,7 @@ from .mapping import DIMENSIONS, METRICS, MalformedRow, RowReader
 SDK_SUPPORTS = ">=1.3,<2"
 
 KEY = "google_analytics"
-PAGE_ROWS = 10_000
+PAGE_ROWS = 5_000  # each row may bring a spend record too: pages of a few thousand
 WINDOW_DAYS = 92
 DEFAULT_LOOKBACK_DAYS = 3
 DEFAULT_HISTORY_DAYS = 730  # the first sync reads two years, unless told a first day
