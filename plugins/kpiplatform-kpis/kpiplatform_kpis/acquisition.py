@@ -40,8 +40,7 @@ def spend_days_sql(context: KPIContext) -> str:
             WHERE s.deleted_at IS NULL
               AND s.spent_on >= %(first_day)s AND s.spent_on < %(end_day)s
             UNION ALL
-            -- Web traffic rows carry no campaign.
-            SELECT w.day, {segment_sql("w.channel")}, {segment_sql("''")}, {ad_cost}
+            SELECT w.day, {segment_sql("w.channel")}, {segment_sql("w.campaign")}, {ad_cost}
             FROM data_web_traffic w
             WHERE w.deleted_at IS NULL AND w.ad_cost_minor <> 0
               AND w.day >= %(first_day)s AND w.day < %(end_day)s
