@@ -18,13 +18,17 @@ import urllib3
 from hubspot.crm.contacts.exceptions import ApiException as ContactsApiException
 from hubspot.crm.deals.exceptions import ApiException as DealsApiException
 from hubspot.crm.objects.exceptions import ApiException as ObjectsApiException
+from hubspot.crm.objects.feedback_submissions.exceptions import (
+    ApiException as FeedbackApiException,
+)
 from urllib3.util.retry import Retry
 
 from kpiplatform.sdk import CredentialsRejected, RetryLater, with_retries
 
 API_BASE_ENV = "KPI_HUBSPOT_API_BASE"
 DEFAULT_API_BASE = "https://api.hubapi.com"
-API_ERRORS = (ContactsApiException, DealsApiException, ObjectsApiException)
+# Each API package of the SDK has its own exception classes.
+API_ERRORS = (ContactsApiException, DealsApiException, FeedbackApiException, ObjectsApiException)
 # HubSpot's search allows about 4 requests a second per token and answers 429 without a
 # Retry-After: exponential back-off from one second, five attempts.
 ATTEMPTS = 5

@@ -69,6 +69,7 @@ class Fault:
     path: str  # a substring of the request path
     method: str | None
     malformed: bool = False
+    skip: int = 0  # matching requests answered normally first
 
 
 class Sandbox:
@@ -170,17 +171,25 @@ class Sandbox:
             self.tokens.discard(token)
 
     def fail_next(
-        self, status: int, times: int = 1, path: str = "/crm/", method: str | None = None
+        self,
+        status: int,
+        times: int = 1,
+        path: str = "/crm/",
+        method: str | None = None,
+        skip: int = 0,
     ) -> None:
-        """Answer the next ``times`` requests whose path contains ``path`` with ``status``
-        (429 as HubSpot's rate limit, without Retry-After; 5xx as an internal error)."""
+        """Answer ``times`` requests whose path contains ``path`` with ``status``, after
+        ``skip`` of them answered normally (429 as HubSpot's rate limit, without
+        Retry-After; 5xx as an internal error)."""
         with self.lock:
-            self.faults.append(Fault(status, times, path, method))
+            self.faults.append(Fault(status, times, path, method, skip=skip))
 
-    def malform_next(self, path: str = "/crm/", times: int = 1, method: str | None = None) -> None:
-        """Answer the next matching requests 200 with a page missing its ``results``."""
+    def malform_next(
+        self, path: str = "/crm/", times: int = 1, method: str | None = None, skip: int = 0
+    ) -> None:
+        """Answer matching requests 200 with a page missing its ``results``."""
         with self.lock:
-            self.faults.append(Fault(200, times, path, method, malformed=True))
+            self.faults.append(Fault(200, times, path, method, malformed=True, skip=skip))
 
     def count(self, method: str, path_contains: str) -> int:
         """How many requests of ``method`` whose path contains ``path_contains`` were answered."""
@@ -191,6 +200,9 @@ class Sandbox:
         with self.lock:
             for fault in self.faults:
                 if fault.path in path and (fault.method in (None, method)):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
