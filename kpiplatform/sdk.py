@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import pluggy
 
-SDK_VERSION = "1.3.0"
+SDK_VERSION = "1.4.0"
 PROJECT_NAME = "kpiplatform"
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -207,6 +207,22 @@ REVENUE_DAYS_TABLE = "kpis_revenue_day"
 CUSTOMER_FACTS_TABLE = "kpis_customer_fact"
 FIRST_PAID_DAYS = "first_paid_days"
 REVENUE_TO_DATE = "revenue_to_date"
+# --- One customer across sources (added in SDK 1.4) ---
+# Per customer (source, customer_ref) not deleted: the labels the facts above use, the
+# customer's own country, and its own channel and campaign or, when its channel is empty,
+# those of the lead it came from (lead_source, lead_ref: the earliest lead linked to it by
+# customer_ref in its source or by the same e-mail, case and spaces aside). A view, always
+# current; a KPI reading it declares ``requires=("customers", "leads")``.
+CUSTOMER_LABELS_TABLE = "kpis_customer_label"
+# Per lead (source, lead_ref) not deleted: created_at, channel and campaign (the lead's), the
+# customer it became (customer_source, customer_ref: its customer_ref in its own source, else
+# the earliest-created customer with the same e-mail; NULL when none) and customer_at, the
+# earlier of the lead's own customer_at and the start (UTC) of that customer's first paid
+# day. A view, always current. A KPI reading customer_at declares LEAD_CUSTOMERS besides
+# "leads": the engine then recomputes it from the creation of every lead whose customer
+# changed (a Stripe payment today converts a lead created last year).
+LEAD_CUSTOMERS_TABLE = "kpis_lead_customer"
+LEAD_CUSTOMERS = "lead_customers"
 
 
 class KPIContext(Protocol):
@@ -457,8 +473,11 @@ class NotificationChannel:
 
 __all__ = [
     "CUSTOMER_FACTS_TABLE",
+    "CUSTOMER_LABELS_TABLE",
     "FIRST_PAID_DAYS",
     "KPI",
+    "LEAD_CUSTOMERS",
+    "LEAD_CUSTOMERS_TABLE",
     "MRR_DAYS_TABLE",
     "MRR_MOVEMENTS_TABLE",
     "MRR_PLAN_DAYS_TABLE",
