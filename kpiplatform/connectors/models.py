@@ -120,6 +120,9 @@ class SourceObject(models.Model):
             models.Index(fields=["connection", "kind", "parent"], name="source_object_by_parent")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.external_id} of connection {self.connection_id}"
+
 
 class WebhookEndpoint(models.Model):
     """The unguessable address at which a connection receives its upstream's webhooks
@@ -130,6 +133,9 @@ class WebhookEndpoint(models.Model):
     )
     token = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:  # never the token
+        return f"webhook address of connection {self.connection_id}"
 
 
 class WebhookEvent(models.Model):
@@ -148,3 +154,6 @@ class WebhookEvent(models.Model):
                 fields=["connection", "event_id"], name="one_webhook_event_per_id"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"webhook event {self.event_id} of connection {self.connection_id}"

@@ -84,6 +84,6 @@ def receive(request: HttpRequest, token: str) -> JsonResponse:
             WebhookEvent.objects.create(connection=connection, event_id=event_id)
     except IntegrityError:
         return JsonResponse({"received": event_id, "duplicate": True})
-    run, joined = sync.start(connection, trigger="webhook")
+    run, _joined = sync.start(connection, trigger="webhook")
     logger.info("webhook event of connection %s: sync %s", connection.pk, run.pk)
     return JsonResponse({"received": event_id, "duplicate": False, "run": run.pk})
