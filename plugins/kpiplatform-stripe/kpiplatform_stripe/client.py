@@ -91,6 +91,12 @@ def call(fn: Callable[..., Any], what: str, **params: Any) -> Any:
     return with_retries(_once, fn, what, attempts=ATTEMPTS, **params)
 
 
+def raw(obj: Any) -> dict:
+    """The JSON Stripe sent for a response object (the SDK's objects turn decimal strings
+    into Decimal, which is not JSON; the objects are kept as Stripe sent them)."""
+    return obj.last_response.data
+
+
 def pages(fn: Callable[..., Any], what: str, after: str | None = None, **params: Any) -> Iterator:
     """Pages of a list endpoint, newest first, from after ``after``: (objects, last id)."""
     while True:
@@ -98,7 +104,7 @@ def pages(fn: Callable[..., Any], what: str, after: str | None = None, **params:
         if after:
             query["starting_after"] = after
         page = call(fn, what, **query)
-        data = [o.to_dict() if hasattr(o, "to_dict") else o for o in page.data]
+        data = raw(page)["data"]
         if data:
             after = data[-1]["id"]
         yield data, after, bool(page.has_more)

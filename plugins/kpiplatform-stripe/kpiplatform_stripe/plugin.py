@@ -91,7 +91,7 @@ class SyncFailed(Exception):
 
 
 def _objects(page) -> list[dict]:
-    return [o.to_dict() for o in page.data]
+    return api.raw(page)["data"]
 
 
 class _Sync:
@@ -345,7 +345,7 @@ def _retrieve(run: _Sync, resource: str, object_id: str) -> dict | None:
     fn = functools.partial(getattr(run.v1, resource).retrieve, object_id)
     params = {"expand": ["discounts"]} if resource in ("subscriptions", "invoices") else {}
     try:
-        return api.call(fn, f"{resource} {object_id}", **params).to_dict()
+        return api.raw(api.call(fn, f"{resource} {object_id}", **params))
     except Missing:
         return None
 

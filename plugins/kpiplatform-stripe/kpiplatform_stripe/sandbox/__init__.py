@@ -86,6 +86,13 @@ class Sandbox:
         """The next request under ``path`` gets 200 with a truncated JSON body."""
         self.server.faults.add(Fault(200, path, None, times))
 
+    def stall(self, path: str) -> Fault:
+        """The next request under ``path`` waits until ``fault.release()`` (``fault.waiting``
+        is set once it does): a test kills a worker in the middle of a sync there."""
+        fault = Fault(0, path)
+        self.server.faults.add(fault)
+        return fault
+
     def revoke(self, key: str | None = None) -> None:
         """The key is revoked: requests with it get 401 from now on."""
         self.server.revoked.add(key or self.key)

@@ -26,10 +26,15 @@ ENDED = {"canceled", "incomplete_expired"}
 
 @dataclass
 class Fault:
-    status: int  # 429, 500, 503... or 200 for a malformed page
+    status: int  # 429, 500, 503..., 200 for a malformed page, 0 to stall until released
     path_prefix: str = "/v1/"
     retry_after: str | None = None
     times: int = 1
+    waiting: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
 
 
 @dataclass
@@ -157,6 +162,10 @@ class Handler(BaseHTTPRequestHandler):
         if key not in self.server.keys:
             return self._error(401, "invalid_request_error", "Invalid API Key provided.")
         fault = self.server.faults.take(url.path)
+        if fault is not None and fault.status == 0:  # hold the request, then answer it
+            fault.waiting.set()
+            fault.released.wait(120)
+            fault = None
         if fault is not None:
             if fault.status == 200:
                 return self._send(200, b'{"object": "list", "data": [{"id": "cus_')
