@@ -7,10 +7,8 @@ import copy
 import datetime as dt
 
 import pytest
-
 from kpiplatform_stripe.sandbox import Sandbox
 from kpiplatform_stripe.sandbox.generate import generate
-
 from stripe_helpers import API_KEY
 
 

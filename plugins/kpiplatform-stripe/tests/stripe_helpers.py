@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from kpiplatform_stripe.sandbox.store import Store
+
 from kpiplatform.connectors import sync
 from kpiplatform.connectors.models import Connection, SyncRun
 from kpiplatform.data.models import Customer, MrrSegment, Payment, Plan, Subscription
-from kpiplatform_stripe.sandbox.store import Store
 
 API_KEY = "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc"
 WEBHOOK_SECRET = "whsec_" + "k9Qm2VtW8xLpZr4sN7yB"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from kpiplatform_stripe import segments
 from stripe_helpers import connect, counts, expected_counts, last_run, stored, sync_now
 
 from kpiplatform.connectors.models import Connection, SourceObject
 from kpiplatform.data.models import Customer, Payment, Plan, Subscription
-from kpiplatform_stripe import segments
 
 
 def iso(ts: int) -> dt.datetime:
@@ -55,7 +55,9 @@ def test_a_backfill_brings_every_object_mapped_exactly(acme, sandbox):
 
     # Payments are net of tax: a European customer's charge includes VAT, the payment not.
     payments = stored(acme, Payment)
-    by_charge = {p["payment"]["charge"]: p["invoice"] for p in sandbox.store.listing("invoice_payments")}
+    by_charge = {
+        p["payment"]["charge"]: p["invoice"] for p in sandbox.store.listing("invoice_payments")
+    }
     taxed = 0
     for charge in sandbox.store.listing("charges"):
         row = payments[charge["id"]]

@@ -7,28 +7,13 @@ drive it through the sandbox's mutation helpers, at the present time.
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 import itertools
 
 from kpiplatform_stripe.sandbox import shapes
+from kpiplatform_stripe.sandbox.shapes import advance
 from kpiplatform_stripe.sandbox.store import Store
 
 VAT_COUNTRIES = {"DE": 19.0, "FR": 20.0, "NL": 21.0, "ES": 21.0, "IT": 22.0, "GB": 20.0}
-
-
-def advance(t: int, interval: str, count: int = 1) -> int:
-    """``t`` moved by ``count`` billing intervals (calendar months, as Stripe bills)."""
-    when = dt.datetime.fromtimestamp(t, dt.UTC)
-    if interval == "day":
-        return t + 86400 * count
-    if interval == "week":
-        return t + 7 * 86400 * count
-    months = count * (12 if interval == "year" else 1)
-    index = when.year * 12 + when.month - 1 + months
-    year, month = divmod(index, 12)
-    day = min(when.day, calendar.monthrange(year, month + 1)[1])
-    return int(when.replace(year=year, month=month + 1, day=day).timestamp())
 
 
 class Billing:

@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 
 from kpiplatform_stripe.sandbox import shapes
-from kpiplatform_stripe.sandbox.billing import Billing, advance
+from kpiplatform_stripe.sandbox.billing import Billing
+from kpiplatform_stripe.sandbox.shapes import advance
 from kpiplatform_stripe.sandbox.store import RESOURCES, Store
 
 DAY = 86400

@@ -6,7 +6,23 @@ in and the others at their usual defaults. Times are Unix seconds; amounts minor
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 from typing import Any
+
+
+def advance(t: int, interval: str, count: int = 1) -> int:
+    """``t`` moved by ``count`` billing intervals (calendar months, as Stripe bills)."""
+    when = dt.datetime.fromtimestamp(t, dt.UTC)
+    if interval == "day":
+        return t + 86400 * count
+    if interval == "week":
+        return t + 7 * 86400 * count
+    months = count * (12 if interval == "year" else 1)
+    index = when.year * 12 + when.month - 1 + months
+    year, month = divmod(index, 12)
+    day = min(when.day, calendar.monthrange(year, month + 1)[1])
+    return int(when.replace(year=year, month=month + 1, day=day).timestamp())
 
 
 def _list(data: list[dict], url: str) -> dict:
@@ -174,11 +190,7 @@ def discount(
 ) -> dict:
     end = None
     if coupon_obj["duration"] == "repeating":
-        end = (
-            start
-            + coupon_obj["duration_in_months"] * 30 * 86400
-            + 86400 * (coupon_obj["duration_in_months"] // 2)
-        )
+        end = advance(start, "month", coupon_obj["duration_in_months"])
     return {
         "id": did,
         "object": "discount",
