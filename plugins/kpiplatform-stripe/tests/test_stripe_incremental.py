@@ -97,9 +97,7 @@ def test_the_events_sync_applies_exactly_the_changes_and_the_kpis_move(acme, san
     after = snapshot(acme)
     # Exactly those changes, read through the events and objects fetched by id: no list
     # endpoint but the feed was read again.
-    lists = {
-        path for path in sandbox.requests[requests_before:] if path.count("/") == 2
-    }
+    lists = {path for path in sandbox.requests[requests_before:] if path.count("/") == 2}
     assert lists == {"/v1/events"}
     assert changed(before["customers"], after["customers"]) == {customer["id"]}
     assert changed(before["subscriptions"], after["subscriptions"]) == {

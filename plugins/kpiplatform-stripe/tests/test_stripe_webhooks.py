@@ -27,9 +27,7 @@ def address(company, connection_id: int) -> str:
 def post(company, path: str, body: str, signature: str, host: str | None = None):
     # A client that enforces CSRF, as a browser's would be checked: the webhook is exempt.
     client = Client(HTTP_HOST=host or company.host, enforce_csrf_checks=True)
-    return client.post(
-        path, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
-    )
+    return client.post(path, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature)
 
 
 def signed(body: str, secret: str = WEBHOOK_SECRET) -> str:
@@ -65,9 +63,7 @@ def test_the_same_event_delivered_twice_is_applied_once(acme, sandbox):
     connection_id = connect(acme)
     sync_now(acme, connection_id)
     path = address(acme, connection_id)
-    charge = next(
-        c for c in sandbox.store.listing("charges") if c["status"] == "succeeded"
-    )
+    charge = next(c for c in sandbox.store.listing("charges") if c["status"] == "succeeded")
     refund = sandbox.refund(charge["id"], 700)
     event = sandbox.latest_event()
     body = json.dumps(event)
