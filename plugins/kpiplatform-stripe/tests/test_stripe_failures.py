@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 
+from kpiplatform_stripe.plugin import STAGES
 from stripe_helpers import connect, counts, expected_counts, last_run, stored, sync_now
 
 from kpiplatform.connectors.models import Connection
 from kpiplatform.data.models import Customer
-from kpiplatform_stripe.plugin import STAGES
 
 
 def test_a_429_waits_the_retry_after_then_the_sync_goes_on(acme, sandbox):

@@ -11,13 +11,13 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from kpiplatform_stripe.sandbox.shapes import advance
 from stripe_helpers import connect, segments_of, stored, sync_now
 
 from kpiplatform.data.models import Payment
 from kpiplatform.data.writer import BulkWriter
 from kpiplatform.facts.models import MrrMovement
 from kpiplatform.testing.kpis import configure_company, recompute_all
-from kpiplatform_stripe.sandbox.shapes import advance
 
 
 def ts(day: str) -> int:
@@ -96,7 +96,7 @@ def movements(company, customer_ref: str) -> list[tuple]:
 
 
 def test_each_mrr_rule_gives_the_hand_worked_segments_and_movements(acme, scenarios):
-    sandbox, subs, proration = scenarios
+    _sandbox, subs, proration = scenarios
     with acme.activate():
         configure_company(reporting_currency="USD", time_zone="UTC")
         BulkWriter("import").upsert(

@@ -11,14 +11,14 @@ import uuid
 
 import pytest
 from django.db import connection
+from kpiplatform_stripe import segments
+from kpiplatform_stripe.sandbox import Sandbox
 from stripe_helpers import API_KEY, WEBHOOK_SECRET
 
 from kpiplatform.connectors.models import SourceObject, SyncRun
 from kpiplatform.data.models import Customer, MrrSegment, Payment, Subscription
 from kpiplatform.testing.companies import create_test_company
 from kpiplatform.testing.processes import child_pids, start_celery_worker
-from kpiplatform_stripe import segments
-from kpiplatform_stripe.sandbox import Sandbox
 
 
 def wait_until(condition, worker, what: str, timeout_s: float = 120) -> None:
