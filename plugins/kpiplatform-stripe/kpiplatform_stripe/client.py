@@ -9,7 +9,7 @@ into ``CredentialsRejected`` and an unreadable answer into :class:`MalformedAnsw
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import stripe
@@ -41,10 +41,13 @@ def client_for(config: dict) -> stripe.StripeClient:
     )
 
 
-def _once(fn: Callable[..., Any], what: str, **params: Any) -> Any:
-    # Errors are raised "from None": the SDK's carry the request, headers included.
+def _once(client: stripe.StripeClient, path: str, what: str, params: dict) -> dict:
+    # The SDK's raw requests: its transport, authentication, parameter encoding and error
+    # classes, without building typed objects (which costs ten times the request: the
+    # connector only reads the JSON). Errors are raised "from None": the SDK's carry the
+    # request, headers included.
     try:
-        return fn(params=params) if params else fn()
+        return client.raw_request("get", path, **params).data
     except stripe.AuthenticationError:
         raise CredentialsRejected(
             "Stripe refused the API key (401 Unauthorized): it was revoked, rolled or mistyped. "
@@ -86,27 +89,28 @@ def _retry_after(exc: stripe.StripeError) -> str | None:
     return None
 
 
-def call(fn: Callable[..., Any], what: str, **params: Any) -> Any:
-    """One API call with the connector's back-off (Retry-After honoured)."""
-    return with_retries(_once, fn, what, attempts=ATTEMPTS, **params)
+def call(client: stripe.StripeClient, path: str, what: str, **params: Any) -> dict:
+    """One GET of the API (``/v1/...``) with the connector's back-off (Retry-After
+    honoured): the JSON Stripe answered."""
+    return with_retries(_once, client, path, what, params, attempts=ATTEMPTS)
 
 
-def raw(obj: Any) -> dict:
-    """The JSON Stripe sent for a response object (the SDK's objects turn decimal strings
-    into Decimal, which is not JSON; the objects are kept as Stripe sent them)."""
-    return obj.last_response.data
-
-
-def pages(fn: Callable[..., Any], what: str, after: str | None = None, **params: Any) -> Iterator:
-    """Pages of a list endpoint, newest first, from after ``after``: (objects, last id)."""
+def pages(
+    client: stripe.StripeClient, path: str, what: str, after: str | None = None, **params: Any
+) -> Iterator[tuple[list[dict], str | None, bool]]:
+    """Pages of a list endpoint, newest first, from after ``after``: (objects, last id,
+    whether more follow)."""
     while True:
         query = {"limit": PAGE_SIZE, **params}
         if after:
             query["starting_after"] = after
-        page = call(fn, what, **query)
-        data = raw(page)["data"]
+        page = call(client, path, what, **query)
+        data = page.get("data")
+        if not isinstance(data, list):
+            raise MalformedAnswer(f"Stripe's answer for {what} is not a list of objects.")
         if data:
             after = data[-1]["id"]
-        yield data, after, bool(page.has_more)
-        if not page.has_more or not data:
+        more = bool(page.get("has_more"))
+        yield data, after, more
+        if not more or not data:
             return

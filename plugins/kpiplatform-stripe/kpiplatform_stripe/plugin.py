@@ -17,7 +17,6 @@ invoices again, and a new definition choice can derive everything again without 
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterator
 
@@ -90,16 +89,11 @@ class SyncFailed(Exception):
     """A readable reason the sync stops (the platform fails the run with it)."""
 
 
-def _objects(page) -> list[dict]:
-    return api.raw(page)["data"]
-
-
 class _Sync:
     """One call of ``sync``: the client, and what it read that it may need again."""
 
     def __init__(self, config: dict) -> None:
         self.client = api.client_for(config)
-        self.v1 = self.client.v1
         self._prices: dict[str, dict] | None = None
 
     # --- reading stored objects -----------------------------------------------------------
@@ -130,8 +124,8 @@ class _Sync:
 
     # --- list stages (backfill) -----------------------------------------------------------
 
-    def list_fn(self, stage: str):
-        return getattr(self.v1, stage).list
+    def list_path(self, stage: str) -> str:
+        return f"/v1/{stage}"
 
     def stage_page(self, stage: str, objects: list[dict]) -> SyncPage:
         """Records and source objects of one page of a list."""
@@ -286,8 +280,7 @@ class _Sync:
 
 
 def _newest_event(run: _Sync) -> dict | None:
-    page = api.call(run.v1.events.list, "events", limit=1)
-    events = _objects(page)
+    events = api.call(run.client, "/v1/events", "events", limit=1).get("data") or []
     return events[0] if events else None
 
 
@@ -310,7 +303,11 @@ def _backfill(run: _Sync, state: dict) -> Iterator[SyncPage]:
         else:
             read = state.get("read", 0)
             for objects, after, _more in api.pages(
-                run.list_fn(stage), stage, state["after"], **LIST_PARAMS.get(stage, {})
+                run.client,
+                run.list_path(stage),
+                stage,
+                state["after"],
+                **LIST_PARAMS.get(stage, {}),
             ):
                 try:
                     page = run.stage_page(stage, objects)
@@ -342,10 +339,11 @@ def _derive_all(run: _Sync, state: dict) -> Iterator[SyncPage]:
 
 
 def _retrieve(run: _Sync, resource: str, object_id: str) -> dict | None:
-    fn = functools.partial(getattr(run.v1, resource).retrieve, object_id)
     params = {"expand": ["discounts"]} if resource in ("subscriptions", "invoices") else {}
     try:
-        return api.raw(api.call(fn, f"{resource} {object_id}", **params))
+        return api.call(
+            run.client, f"/v1/{resource}/{object_id}", f"{resource} {object_id}", **params
+        )
     except Missing:
         return None
 
@@ -353,7 +351,7 @@ def _retrieve(run: _Sync, resource: str, object_id: str) -> dict | None:
 def _oldest_event_since(run: _Sync, since: int) -> dict | None:
     oldest = None
     for events, _after, _more in api.pages(
-        run.v1.events.list, "events", None, types=EVENT_TYPES, created={"gte": since}
+        run.client, "/v1/events", "events", None, types=EVENT_TYPES, created={"gte": since}
     ):
         if events:
             oldest = events[-1]
@@ -364,13 +362,14 @@ def _events(run: _Sync, state: dict) -> Iterator[SyncPage]:
     while True:
         if state.get("cursor"):
             page = api.call(
-                run.v1.events.list,
+                run.client,
+                "/v1/events",
                 "events",
                 limit=api.PAGE_SIZE,
                 ending_before=state["cursor"],
                 types=EVENT_TYPES,
             )
-            events, more = list(reversed(_objects(page))), bool(page.has_more)
+            events, more = list(reversed(page.get("data") or [])), bool(page.get("has_more"))
         else:
             first = _oldest_event_since(run, state["since"])
             events, more = ([first], True) if first else ([], False)
@@ -510,7 +509,7 @@ class StripeConnector(Connector):
     def check(self, config: dict) -> None:
         run = _Sync(config)
         try:
-            api.call(run.v1.customers.list, "customers", limit=1)
+            api.call(run.client, "/v1/customers", "customers", limit=1)
         except MalformedAnswer as exc:
             raise SyncFailed(str(exc)) from None
 
