@@ -6,9 +6,10 @@ The cursor (``state``), stored by the platform with each page:
 - ``mode``: ``"backfill"`` (``stage`` and ``after``, the last id read in that list) or
   ``"events"``;
 - ``cursor``: the newest event applied (at the start of a backfill: the newest event then,
-  so the feed resumes exactly after what the lists showed), ``cursor_at`` its time and
-  ``since`` when the backfill began. Stripe keeps events 30 days: an older cursor starts a
-  full resync.
+  so the feed resumes exactly after what the lists showed), ``cursor_at`` when the feed was
+  known complete up to it (the event's time, or when the feed was last read to its end) and
+  ``since`` when the backfill began. Stripe keeps events 30 days: a ``cursor_at`` older than
+  that starts a full resync.
 
 Every object segments and payments are derived from is kept by the platform as a source
 object (SDK 1.4), so a change re-derives a subscription's segments without listing its
@@ -374,9 +375,12 @@ def _events(run: _Sync, state: dict) -> Iterator[SyncPage]:
             first = _oldest_event_since(run, state["since"])
             events, more = ([first], True) if first else ([], False)
         if not events:
+            # The feed read to its end: nothing after the cursor can have expired unseen.
+            yield SyncPage(state={**state, "cursor_at": int(time.time())}, progress="no change")
             return
         page = _apply(run, events)
-        state = {**state, "cursor": events[-1]["id"], "cursor_at": events[-1]["created"]}
+        read_to_end = int(time.time()) if not more else events[-1]["created"]
+        state = {**state, "cursor": events[-1]["id"], "cursor_at": read_to_end}
         page.state = state
         page.progress = f"events: {len(events)} applied, up to {events[-1]['id']}"
         yield page
