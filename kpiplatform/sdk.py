@@ -403,6 +403,52 @@ def with_retries(
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class SourceObject:
+    """An upstream object a connector keeps (SDK 1.4): its id at the source, an optional
+    ``parent`` id to find it by (an invoice's subscription), and the object itself as JSON
+    (None: forget it)."""
+
+    external_id: str
+    payload: dict[str, Any] | None
+    parent: str = ""
+
+
+# Set by the platform while it runs a connector's sync: reads the connection's stored source
+# objects. Plugins call stored_source_objects, never this.
+_source_object_reader: Callable[..., list[dict[str, Any]]] | None = None
+
+
+def stored_source_objects(
+    kind: str,
+    *,
+    external_ids: Iterable[str] | None = None,
+    parents: Iterable[str] | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The source objects of ``kind`` this connection stored with earlier pages (SDK 1.4),
+    read-only, as ``{"external_id", "parent", "payload"}`` in ``external_id`` order: those
+    with the given ids, or those of the given parents, or (neither given) every one after
+    ``after``, at most ``limit``. Only callable from within a connector's ``sync`` (the
+    platform knows the connection then); elsewhere it raises RuntimeError."""
+    if _source_object_reader is None:
+        raise RuntimeError("stored_source_objects is only available while a sync runs")
+    return _source_object_reader(
+        kind,
+        external_ids=None if external_ids is None else list(external_ids),
+        parents=None if parents is None else list(parents),
+        after=after,
+        limit=limit,
+    )
+
+
+class WebhookRejected(Exception):
+    """Raise from a connector's ``verify_webhook`` when a delivery is not genuine (a bad or
+    missing signature, an unreadable body): the platform answers 400 and changes nothing.
+    Added in SDK 1.4."""
+
+
 @dataclass
 class SyncPage:
     """One page of a sync, as a connector's ``sync`` yields it. Added in SDK 1.3.
@@ -418,6 +464,12 @@ class SyncPage:
     deleted: dict[str, list[str]] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
     progress: str = ""
+    # Added in SDK 1.4: the upstream objects the records were derived from, kept by the
+    # platform per connection in the page's transaction, so the connector can derive them again
+    # later without asking the upstream (read them back with stored_source_objects). Maps a kind
+    # ("subscription", "invoice"...) to SourceObject values; an object stored again replaces the
+    # stored one, and one with ``payload=None`` is removed.
+    source_objects: dict[str, list[SourceObject]] = field(default_factory=dict)
 
 
 @dataclass
@@ -436,6 +488,17 @@ class Connector:
         """Test the credentials; raise an exception with a readable message if they fail
         (:class:`CredentialsRejected` when the upstream refuses them)."""
         raise NotImplementedError
+
+    # Added in SDK 1.4: a connector that accepts webhooks sets this and implements
+    # verify_webhook; the platform then gives each connection an unguessable webhook address.
+    accepts_webhooks: bool = False
+
+    def verify_webhook(self, config: dict[str, Any], body: bytes, headers: dict[str, str]) -> str:
+        """Check that a webhook delivery is genuine with the connection's ``config`` (its
+        signing secret) and return the upstream's event id, which the platform deduplicates
+        on before it starts an incremental sync; raise :class:`WebhookRejected` otherwise.
+        ``headers`` has lower-case names. Added in SDK 1.4."""
+        raise WebhookRejected("This connector does not accept webhooks.")
 
     def sync(self, config: dict[str, Any], state: dict[str, Any]) -> Iterable[SyncPage]:
         """Pull incrementally from ``state`` (the last stored cursor, ``{}`` the first time)
@@ -499,11 +562,14 @@ __all__ = [
     "NotificationChannel",
     "Period",
     "RetryLater",
+    "SourceObject",
     "SyncPage",
     "Tier",
     "Unit",
+    "WebhookRejected",
     "Writer",
     "hookimpl",
     "retry_after_seconds",
+    "stored_source_objects",
     "with_retries",
 ]

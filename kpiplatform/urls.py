@@ -22,6 +22,8 @@ urlpatterns = [
     path("api/v1/", include("kpiplatform.api.urls")),
     path("plugins/", include("kpiplatform.plugins.urls")),
     path("", include("kpiplatform.kpis.urls")),
+    # Upstream webhooks of connections (no session, no CSRF: the token is the address).
+    path("webhooks/", include("kpiplatform.connectors.webhook_urls")),
 ]
 
 handler403 = "kpiplatform.tenants.error_pages.permission_denied"

@@ -255,3 +255,28 @@ class SyncRunList(generics.ListAPIView):
             return SyncRun.objects.none()
         connection = get_object_or_404(Connection, pk=self.kwargs["pk"])
         return connection.runs.all()
+
+
+class WebhookAddressSerializer(serializers.Serializer):
+    url = serializers.CharField()
+
+
+class ConnectionWebhook(APIView):
+    """``GET``: the connection's webhook address (made on first request), to paste into the
+    upstream's webhook settings. Admins only: whoever knows it can trigger syncs."""
+
+    permission_classes = [role_permission("admin", to_read=True)]
+
+    @extend_schema(responses=WebhookAddressSerializer)
+    def get(self, request, pk: int):
+        from kpiplatform.connectors import webhooks
+
+        connection = get_object_or_404(Connection, pk=pk)
+        _plugin, connector = sync.connector_for(connection.connector)
+        if not connector.accepts_webhooks:
+            return Response(
+                {"error": {"code": "no_webhooks", "message": "This connector has no webhooks."}},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        path = webhooks.path_of(webhooks.endpoint_for(connection))
+        return Response({"url": request.build_absolute_uri(path)})

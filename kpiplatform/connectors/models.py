@@ -92,3 +92,68 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"sync {self.pk} of connection {self.connection_id}: {self.status}"
+
+
+class SourceObject(models.Model):
+    """An upstream object a connection's connector derived records from (SDK 1.4
+    ``SyncPage.source_objects``), kept so the records can be derived again without asking the
+    upstream. Written by the platform with the page; read back by the connector (read-only)
+    through ``sdk.stored_source_objects``. The company's read-only role may read this table."""
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="source_objects"
+    )
+    kind = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=255)
+    # The id it is found by besides its own (an invoice's subscription): "" when none.
+    parent = models.CharField(max_length=255, blank=True, default="")
+    payload = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "kind", "external_id"], name="one_source_object_per_id"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["connection", "kind", "parent"], name="source_object_by_parent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.external_id} of connection {self.connection_id}"
+
+
+class WebhookEndpoint(models.Model):
+    """The unguessable address at which a connection receives its upstream's webhooks
+    (``/webhooks/<token>/`` on the company host), made when an admin first asks for it."""
+
+    connection = models.OneToOneField(
+        Connection, on_delete=models.CASCADE, related_name="webhook_endpoint"
+    )
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:  # never the token
+        return f"webhook address of connection {self.connection_id}"
+
+
+class WebhookEvent(models.Model):
+    """A webhook delivery accepted for a connection, by the upstream's event id: deliveries
+    are at least once, so a second delivery of the same event finds it here and does nothing."""
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="webhook_events"
+    )
+    event_id = models.CharField(max_length=255)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "event_id"], name="one_webhook_event_per_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"webhook event {self.event_id} of connection {self.connection_id}"

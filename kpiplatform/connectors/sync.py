@@ -31,6 +31,7 @@ from django.db.models import F
 from django.utils import timezone
 from psycopg import sql
 
+from kpiplatform.connectors import source_objects
 from kpiplatform.connectors.models import Connection, SyncRun
 from kpiplatform.connectors.secrets import SecretsUnreadable
 from kpiplatform.data.writer import BulkWriter, WriteError
@@ -210,7 +211,8 @@ def _sync(connection: Connection, sync_run: SyncRun) -> str:
     pages = call.value[0]
     writer = BulkWriter(connection.source)
     while True:
-        call = registry.call_plugin(plugin, next, pages, None, hook=hook)
+        with source_objects.reading_for(connection.pk):
+            call = registry.call_plugin(plugin, next, pages, None, hook=hook)
         if not call.ok:
             return _failed_call(connection, sync_run, call)
         page = call.value
@@ -236,6 +238,10 @@ def _sync(connection: Connection, sync_run: SyncRun) -> str:
         status=SyncRun.Status.SUCCEEDED, ended_at=timezone.now(), error=""
     )
     _set_health(connection, Connection.Health.OK, "")
+    # A webhook that joined this run may have come after it read the upstream's changes:
+    # one more sync picks them up (webhooks.py).
+    if connection.webhook_events.filter(received_at__gte=sync_run.started_at).exists():
+        start(connection, trigger="webhook")
     return f"succeeded: {sync_run.pages} pages"
 
 
@@ -252,7 +258,7 @@ def _malformed(page: SyncPage) -> str:
         return "the connector's deleted ids are not {dataset: [external id, ...]}."
     if not isinstance(page.state, dict):
         return "the connector's cursor (state) is not a dict."
-    return ""
+    return source_objects.problem(page)
 
 
 def _store(connection: Connection, sync_run: SyncRun, writer: BulkWriter, page: SyncPage) -> None:
@@ -266,6 +272,8 @@ def _store(connection: Connection, sync_run: SyncRun, writer: BulkWriter, page: 
         for dataset, external_ids in page.deleted.items():
             entry = counts.setdefault(dataset, {"read": 0, "written": 0, "deleted": 0})
             entry["deleted"] += writer.delete(dataset, external_ids)
+        if page.source_objects:
+            source_objects.store(connection.pk, page.source_objects)
         Connection.objects.filter(pk=connection.pk).update(state=page.state)
         sync_run.pages += 1
         sync_run.progress = page.progress[:500]

@@ -45,6 +45,9 @@ MAX_NAME_BYTES = 63
 # them and the stored KPI values with their settings. Users, sessions, tokens, invitations,
 # login attempts and plugin records are not readable by plugin SQL.
 READABLE_APPS = ("data", "facts", "kpis")
+# Single tables of other apps the role reads: the upstream objects connectors keep
+# (kpiplatform.connectors.models.SourceObject; the rest of that app holds secrets).
+READABLE_TABLES = ("connectors_sourceobject",)
 # Serialises the grant passes of one database: concurrent GRANTs on one catalogue row (the
 # database's TEMPORARY right) fail with "tuple concurrently updated".
 ROLES_LOCK_KEY = 0x6B70695F726F6C65
@@ -150,7 +153,7 @@ def ensure_company_role(schema_name: str) -> None:
 
 
 def _readable_tables() -> set[str]:
-    tables = set()
+    tables = set(READABLE_TABLES)
     for label in READABLE_APPS:
         try:
             app = apps.get_app_config(label)
