@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
 import pluggy
@@ -472,6 +473,27 @@ class SyncPage:
     source_objects: dict[str, list[SourceObject]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DemoSandbox:
+    """How ``make run`` connects its demo company to a connector's local sandbox (SDK 1.4).
+
+    The platform runs ``python -m <generator> --out <seed file> *generator_args`` once (the
+    file is kept in the var folder), adding ``<option> <seed file of that connector>`` for each
+    entry of ``seed_inputs`` (so a CRM seed can match the billing seed's customers), then
+    serves ``python -m <sandbox> --port 0 --seed <seed file>``, which must print
+    ``listening on <url>`` when ready. ``address_variable`` is the server setting that points
+    the connector at that url, and ``connection_config(seed_dir)`` the demo connection's
+    fields, secrets included. ``{seed_dir}`` in ``generator_args`` is the seed folder.
+    """
+
+    sandbox: str
+    generator: str
+    address_variable: str
+    connection_config: Callable[[Path], dict[str, Any]]
+    generator_args: tuple[str, ...] = ()
+    seed_inputs: tuple[tuple[str, str], ...] = ()  # (generator option, connector key)
+
+
 @dataclass
 class Connector:
     """A data source. Implement :meth:`check` and :meth:`sync` (docs/plugins.md, "Connectors").
@@ -492,6 +514,9 @@ class Connector:
     # Added in SDK 1.4: a connector that accepts webhooks sets this and implements
     # verify_webhook; the platform then gives each connection an unguessable webhook address.
     accepts_webhooks: bool = False
+    # Added in SDK 1.4: how the demo company of `make run` is fed from this connector's
+    # local sandbox (None: the demo does without it).
+    demo: DemoSandbox | None = None
 
     def verify_webhook(self, config: dict[str, Any], body: bytes, headers: dict[str, str]) -> str:
         """Check that a webhook delivery is genuine with the connection's ``config`` (its

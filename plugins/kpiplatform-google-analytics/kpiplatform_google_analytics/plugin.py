@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from google.analytics.data_v1beta.types import (
@@ -23,12 +24,12 @@ from google.analytics.data_v1beta.types import (
     RunReportResponse,
 )
 
-from kpiplatform.sdk import ConfigField, Connector, SyncPage, hookimpl, with_retries
+from kpiplatform.sdk import ConfigField, Connector, DemoSandbox, SyncPage, hookimpl, with_retries
 
 from . import client as ga
 from .mapping import DIMENSIONS, METRICS, MalformedRow, RowReader
 
-SDK_SUPPORTS = ">=1.3,<2"
+SDK_SUPPORTS = ">=1.4,<2"  # the demo sandbox declaration (1.4)
 
 KEY = "google_analytics"
 PAGE_ROWS = 5_000  # each row may bring a spend record too: pages of a few thousand
@@ -191,12 +192,27 @@ def read_rows(answer: RunReportResponse) -> tuple[list[dict], list[dict], list[s
     return traffic, spend, no_spend
 
 
+def _demo_config(seed_dir: Path) -> dict:
+    """The demo connection: the generator's property and the key file it wrote."""
+    key_file = seed_dir / f"{KEY}-key.json"
+    return {"property_id": "123456789", "service_account_json": key_file.read_text()}
+
+
 @hookimpl
 def register_connectors() -> list[Connector]:
     return [
         GoogleAnalytics(
             key=KEY,
             name="Google Analytics 4",
+            demo=DemoSandbox(
+                sandbox="kpiplatform_google_analytics.sandbox",
+                generator="kpiplatform_google_analytics.sandbox.generate",
+                address_variable="KPI_GA4_API_BASE",
+                connection_config=_demo_config,
+                # Traffic that matches the HubSpot demo's leads, and a key the sandbox accepts.
+                generator_args=("--service-account-out", f"{{seed_dir}}/{KEY}-key.json"),
+                seed_inputs=(("--hubspot-seed", "hubspot"),),
+            ),
             config_fields=(
                 ConfigField(
                     "property_id",

@@ -22,10 +22,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from kpiplatform.sdk import ConfigField, Connector, SyncPage, hookimpl
+from kpiplatform.sdk import ConfigField, Connector, DemoSandbox, SyncPage, hookimpl
 from kpiplatform_hubspot import client, mapping
 
-SDK_SUPPORTS = ">=1.3,<2"
+SDK_SUPPORTS = ">=1.4,<2"  # the demo sandbox declaration (1.4)
 
 OBJECT_TYPES = ("contacts", "deals", "feedback_submissions")
 OPTIONAL_TYPES = {"feedback_submissions"}  # accounts without Service Hub answer 403
@@ -175,6 +175,15 @@ def register_connectors() -> list[Connector]:
         HubSpotConnector(
             key="hubspot",
             name="HubSpot",
+            # The demo's contacts are the Stripe demo's customers (by e-mail) and more leads;
+            # the sandbox started without --token accepts any token.
+            demo=DemoSandbox(
+                sandbox="kpiplatform_hubspot.sandbox",
+                generator="kpiplatform_hubspot.sandbox.generate",
+                address_variable="KPI_HUBSPOT_API_BASE",
+                connection_config=lambda seed_dir: {"access_token": "pat-demo-sandbox"},
+                seed_inputs=(("--stripe-seed", "stripe"),),
+            ),
             config_fields=(
                 ConfigField(
                     "access_token",
