@@ -72,13 +72,13 @@ def test_the_demo_is_fed_through_the_connectors_from_their_sandboxes(
     from django.db import connection
     from django.test import Client
     from django_tenants.utils import schema_context
+    from kpiplatform_stripe import plugin as stripe_plugin
 
     from kpiplatform.accounts.models import User
     from kpiplatform.connectors import demo_sandboxes, sync
     from kpiplatform.connectors.models import Connection
     from kpiplatform.data.models import DATASETS
     from kpiplatform.testing.kpis import recompute_all
-    from kpiplatform_stripe import plugin as stripe_plugin
 
     settings.DEBUG = True
     connectors = demo_sandboxes.demo_connectors()
