@@ -497,7 +497,19 @@ def test_a_second_task_for_a_connection_whose_sync_runs_elsewhere_leaves_it_alon
         assert customers(acme) == []
         with acme.activate():
             assert SyncRun.objects.get().status == SyncRun.Status.QUEUED
-    # Its session ended: the lease is free again.
+    # Its session ended: the lease is free again (once the server has ended that session,
+    # which happens a moment after the client closed it).
+    deadline = time.monotonic() + 10
+    with psycopg.connect(database_url_for_subprocess(), autocommit=True) as probe:
+        while time.monotonic() < deadline:
+            held = probe.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND objid::int = hashtext(%s)",
+                [key],
+            ).fetchone()[0]
+            if not held:
+                break
+            time.sleep(0.05)
     assert run_queued(acme, created["id"]) == "succeeded: 3 pages"
 
 
