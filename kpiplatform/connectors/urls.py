@@ -9,4 +9,9 @@ urlpatterns = [
     path("connections/<int:pk>/check/", api.ConnectionCheck.as_view(), name="api-connection-check"),
     path("connections/<int:pk>/sync/", api.ConnectionSync.as_view(), name="api-connection-sync"),
     path("connections/<int:pk>/runs/", api.SyncRunList.as_view(), name="api-connection-runs"),
+    path(
+        "connections/<int:connection_pk>/runs/<int:pk>/",
+        api.SyncRunDetail.as_view(),
+        name="api-connection-run",
+    ),
 ]
