@@ -244,6 +244,7 @@ def test_sync_now_queues_a_run_then_joins_it_and_the_progress_stops_polling_once
     assert "<td>customers</td><td>2</td><td>2</td><td>0</td>" in done
     assert "<td>mrr_segments</td><td>2</td><td>2</td><td>0</td>" in done
     assert 'id="run-history" hx-swap-oob="true"' in done  # the history brought up to date
+    assert 'id="connection-facts" hx-swap-oob="true"' in done  # and the health
     assert "customers: 2 read, 2 written, 0 deleted" in done
     listed = admin.get("/connections/").content.decode()
     assert "Working" in listed and "succeeded" in listed

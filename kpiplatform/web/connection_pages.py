@@ -164,7 +164,7 @@ def connection_progress(request, pk: int):
     run = connection.runs.first()
     polling = run is not None and run.status in SyncRun.ACTIVE
     context = {
-        "connection": connection,
+        **_summary(connection),
         "run": run,
         "poll_every": POLL_EVERY,
         "polling": polling,
