@@ -83,7 +83,8 @@ def test_connect_a_source_sync_now_and_watch_it_succeed(
         assert "Not synced yet" in page.content()
         screenshots.take(page, "connection added")
 
-        page.get_by_role("button", name="Sync now").click()
+        page.get_by_role("button", name="Sync now").focus()
+        page.keyboard.press("Enter")  # with the keyboard alone
         page.wait_for_url(re.compile(r"/connections/\d+/$"))
         progress = page.locator("#sync-progress")
         # Polled: the run is running, one page stored, while the worker waits.
