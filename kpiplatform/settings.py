@@ -116,7 +116,7 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "kpiplatform.api",
     "django_filters",
-    "js_lib_htmx",
+    "django_htmx",  # htmx as a static file and request.htmx (its middleware)
     "js_lib_vega_embed",  # vega, vega-lite and vega-embed as static files (KPI charts)
 ]
 TENANT_APPS = [
@@ -153,6 +153,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 AUTH_USER_MODEL = "accounts.User"

@@ -18,6 +18,8 @@ urlpatterns = [
         data_pages.data_write,
         name="data-page-write",
     ),
+    # Connections to data sources (admins).
+    path("connections/", include("kpiplatform.web.connection_urls")),
     path("", include("kpiplatform.accounts.urls")),
     path("api/v1/", include("kpiplatform.api.urls")),
     path("plugins/", include("kpiplatform.plugins.urls")),

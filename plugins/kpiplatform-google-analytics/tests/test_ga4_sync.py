@@ -226,7 +226,7 @@ def test_check_passes_with_working_credentials_and_says_what_is_wrong_otherwise(
         "error": "",
         "health": "ok",
     }
-    client.delete(f"/api/v1/connections/{good['id']}/")
+    assert client.delete(f"/api/v1/connections/{good['id']}/?keep_data=false").status_code == 200
     bad = create(acme, key_file, property_id="999").json()  # a property it has no access to
     answer = client.post(f"/api/v1/connections/{bad['id']}/check/").json()
     assert answer["ok"] is False and answer["health"] == "needs_credentials"
