@@ -318,6 +318,8 @@ class ConnectionWebhook(APIView):
             )
         path = webhooks.path_of(webhooks.endpoint_for(connection))
         return Response({"url": request.build_absolute_uri(path)})
+
+
 class SyncRunDetail(generics.RetrieveAPIView):
     """One sync run: poll it for the live progress (pages, counts per dataset, progress)."""
 
