@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
-
-from google.analytics.data_v1beta.types import (
-    DateRange,
-    Dimension,
-    Metric,
-    OrderBy,
-    RunReportRequest,
-    RunReportResponse,
-)
+from typing import TYPE_CHECKING, Any
 
 from kpiplatform.sdk import ConfigField, Connector, SyncPage, hookimpl, with_retries
 
-from . import client as ga
-from .mapping import DIMENSIONS, METRICS, MalformedRow, RowReader
+from .mapping import DIMENSIONS, METRICS, ConfigError, MalformedRow, RowReader
+
+if TYPE_CHECKING:
+    from google.analytics.data_v1beta.types import RunReportRequest, RunReportResponse
+# The Data API client (and grpc, protobuf) is imported when a check or sync runs, not when
+# the platform loads its plugins: every process would pay for it at start-up.
 
 SDK_SUPPORTS = ">=1.3,<2"
 
@@ -41,6 +36,14 @@ RETRY_ATTEMPTS = 5
 def report_request(
     property_id: str, first: dt.date, last: dt.date, offset: int
 ) -> RunReportRequest:
+    from google.analytics.data_v1beta.types import (
+        DateRange,
+        Dimension,
+        Metric,
+        OrderBy,
+        RunReportRequest,
+    )
+
     return RunReportRequest(
         property=f"properties/{property_id}",
         dimensions=[Dimension(name=name) for name in DIMENSIONS],
@@ -62,7 +65,7 @@ def _day_setting(config: dict[str, Any], name: str, label: str) -> dt.date | Non
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ga.ConfigError(f"{label} must be a date as YYYY-MM-DD (got {text!r}).") from None
+        raise ConfigError(f"{label} must be a date as YYYY-MM-DD (got {text!r}).") from None
 
 
 def lookback_days(config: dict[str, Any]) -> int:
@@ -70,7 +73,7 @@ def lookback_days(config: dict[str, Any]) -> int:
     if not text:
         return DEFAULT_LOOKBACK_DAYS
     if not text.isdigit() or int(text) > 90:
-        raise ga.ConfigError(f"The look-back must be a number of days from 0 to 90 (got {text!r}).")
+        raise ConfigError(f"The look-back must be a number of days from 0 to 90 (got {text!r}).")
     return int(text)
 
 
@@ -101,6 +104,10 @@ class GoogleAnalytics(Connector):
         return dt.datetime.now(dt.UTC).date()
 
     def check(self, config: dict[str, Any]) -> None:
+        from google.analytics.data_v1beta.types import DateRange, Metric, RunReportRequest
+
+        from . import client as ga
+
         property_id = ga.property_id(config)
         lookback_days(config)
         _day_setting(config, "first_day", "The first day")
@@ -117,6 +124,8 @@ class GoogleAnalytics(Connector):
         ga.run_report(client, request)
 
     def sync(self, config: dict[str, Any], state: dict[str, Any]) -> Iterator[SyncPage]:
+        from . import client as ga
+
         property_id = ga.property_id(config)
         client = ga.make_client(config)
         lookback = lookback_days(config)
@@ -170,6 +179,8 @@ class GoogleAnalytics(Connector):
 
 def read_rows(answer: RunReportResponse) -> tuple[list[dict], list[dict], list[str]]:
     """(web_traffic records, spend records, ids of rows without ad cost) of one report."""
+    from google.analytics.data_v1beta.types import RunReportResponse
+
     reader = RowReader(answer.metadata.currency_code.upper())
     traffic, spend, no_spend = [], [], []
     # The raw protobuf rows: proto-plus wraps every value on access, which cost more than
