@@ -24,14 +24,12 @@ from google.oauth2 import service_account
 
 from kpiplatform.sdk import CredentialsRejected, RetryLater
 
+from .mapping import ConfigError
+
 API_BASE_ENV = "KPI_GA4_API_BASE"
 SCOPES = ["https://www.googleapis.com/auth/analytics.readonly"]
 PROPERTY_ID = re.compile(r"^[0-9]{1,20}$")
 TIMEOUT_S = 60.0
-
-
-class ConfigError(ValueError):
-    """The connection's config cannot work; the message says what to fix (never a secret)."""
 
 
 def property_id(config: dict[str, Any]) -> str:

@@ -61,6 +61,10 @@ CURRENCY_EXPONENTS = {
 MAX_ID = 255
 
 
+class ConfigError(ValueError):
+    """The connection's config cannot work; the message says what to fix (never a secret)."""
+
+
 class MalformedRow(ValueError):
     """A row of the report that cannot be read; the message names it."""
 

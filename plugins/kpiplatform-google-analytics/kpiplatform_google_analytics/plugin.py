@@ -13,21 +13,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-from google.analytics.data_v1beta.types import (
-    DateRange,
-    Dimension,
-    Metric,
-    OrderBy,
-    RunReportRequest,
-    RunReportResponse,
-)
+from typing import TYPE_CHECKING, Any
 
 from kpiplatform.sdk import ConfigField, Connector, DemoSandbox, SyncPage, hookimpl, with_retries
 
-from . import client as ga
-from .mapping import DIMENSIONS, METRICS, MalformedRow, RowReader
+from .mapping import DIMENSIONS, METRICS, ConfigError, MalformedRow, RowReader
+
+if TYPE_CHECKING:
+    from google.analytics.data_v1beta.types import RunReportRequest, RunReportResponse
+# The Data API client (and grpc, protobuf) is imported when a check or sync runs, not when
+# the platform loads its plugins: every process would pay for it at start-up.
 
 SDK_SUPPORTS = ">=1.4,<2"  # the demo sandbox declaration (1.4)
 
@@ -42,6 +37,14 @@ RETRY_ATTEMPTS = 5
 def report_request(
     property_id: str, first: dt.date, last: dt.date, offset: int
 ) -> RunReportRequest:
+    from google.analytics.data_v1beta.types import (
+        DateRange,
+        Dimension,
+        Metric,
+        OrderBy,
+        RunReportRequest,
+    )
+
     return RunReportRequest(
         property=f"properties/{property_id}",
         dimensions=[Dimension(name=name) for name in DIMENSIONS],
@@ -63,7 +66,7 @@ def _day_setting(config: dict[str, Any], name: str, label: str) -> dt.date | Non
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ga.ConfigError(f"{label} must be a date as YYYY-MM-DD (got {text!r}).") from None
+        raise ConfigError(f"{label} must be a date as YYYY-MM-DD (got {text!r}).") from None
 
 
 def lookback_days(config: dict[str, Any]) -> int:
@@ -71,7 +74,7 @@ def lookback_days(config: dict[str, Any]) -> int:
     if not text:
         return DEFAULT_LOOKBACK_DAYS
     if not text.isdigit() or int(text) > 90:
-        raise ga.ConfigError(f"The look-back must be a number of days from 0 to 90 (got {text!r}).")
+        raise ConfigError(f"The look-back must be a number of days from 0 to 90 (got {text!r}).")
     return int(text)
 
 
@@ -102,6 +105,10 @@ class GoogleAnalytics(Connector):
         return dt.datetime.now(dt.UTC).date()
 
     def check(self, config: dict[str, Any]) -> None:
+        from google.analytics.data_v1beta.types import DateRange, Metric, RunReportRequest
+
+        from . import client as ga
+
         property_id = ga.property_id(config)
         lookback_days(config)
         _day_setting(config, "first_day", "The first day")
@@ -118,6 +125,8 @@ class GoogleAnalytics(Connector):
         ga.run_report(client, request)
 
     def sync(self, config: dict[str, Any], state: dict[str, Any]) -> Iterator[SyncPage]:
+        from . import client as ga
+
         property_id = ga.property_id(config)
         client = ga.make_client(config)
         lookback = lookback_days(config)
@@ -171,6 +180,8 @@ class GoogleAnalytics(Connector):
 
 def read_rows(answer: RunReportResponse) -> tuple[list[dict], list[dict], list[str]]:
     """(web_traffic records, spend records, ids of rows without ad cost) of one report."""
+    from google.analytics.data_v1beta.types import RunReportResponse
+
     reader = RowReader(answer.metadata.currency_code.upper())
     traffic, spend, no_spend = [], [], []
     # The raw protobuf rows: proto-plus wraps every value on access, which cost more than
