@@ -7,7 +7,6 @@ same answers, plus ``goal`` (null when the period has none).
 from __future__ import annotations
 
 import datetime as dt
-
 from decimal import Decimal
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -18,7 +17,6 @@ from kpiplatform.goals.progress import goals_for_periods, progress
 from kpiplatform.kpis import api as kpi_api
 from kpiplatform.kpis.registry import registered_kpis
 from kpiplatform.sdk import Grain
-
 
 GRAIN = OpenApiParameter("grain", enum=[grain.value for grain in Grain], default="month")
 
