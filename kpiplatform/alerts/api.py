@@ -123,6 +123,7 @@ class RuleSerializer(serializers.ModelSerializer):
         help_text="In the unit pages show (a percent KPI: 5 for 5 %); not for behind_goal.",
     )
     grain = serializers.CharField(help_text="day, week, month, quarter or year")
+    condition = serializers.CharField(help_text="; ".join(Rule.Condition.values))
     segment_kind = serializers.CharField(required=False, allow_blank=True)
     segment_value = serializers.CharField(required=False, allow_blank=True)
     channels = serializers.PrimaryKeyRelatedField(
@@ -150,7 +151,6 @@ class RuleSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["id", "firing", "changed_at", "created_by", "created_at"]
-        extra_kwargs = {"condition": {"help_text": "; ".join(Rule.Condition.values)}}
 
     def save(self, **kwargs):
         values = dict(self.validated_data)
