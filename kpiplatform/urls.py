@@ -22,6 +22,9 @@ urlpatterns = [
     path("api/v1/", include("kpiplatform.api.urls")),
     path("plugins/", include("kpiplatform.plugins.urls")),
     path("", include("kpiplatform.kpis.urls")),
+    # Goals and alerts.
+    path("", include("kpiplatform.goals.urls")),
+    path("", include("kpiplatform.alerts.urls")),
 ]
 
 handler403 = "kpiplatform.tenants.error_pages.permission_denied"
