@@ -246,3 +246,26 @@ def test_rules_channels_and_events_of_one_company_are_invisible_to_another(acme,
     with globex.activate():
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts) == ("pending", 0)
+
+
+def test_channel_secrets_are_re_encrypted_with_the_first_key_on_rotation(
+    acme, settings, allow_private
+):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    from kpiplatform.alerts.models import Channel
+
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.KPI_SECRET_KEYS = [old_key]
+    body = {"name": "Slack", "kind": "slack", "secrets": {"url": "http://127.0.0.1:9/x"}}
+    created = _post(acme.client("analyst"), "/api/v1/alerts/channels/", body)
+    assert created.status_code == 201, created.content
+    settings.KPI_SECRET_KEYS = [new_key, old_key]
+    call_command("rotate_alert_secrets")
+    settings.KPI_SECRET_KEYS = [new_key]
+    with acme.activate():
+        channel = Channel.objects.get(pk=created.json()["id"])
+        assert channel.secret_values() == {"url": "http://127.0.0.1:9/x"}
+        # Nothing secret is in the plain configuration.
+        assert channel.config == {}
