@@ -25,32 +25,45 @@ from kpiplatform.sdk import KPI, Grain, Period
 
 logger = logging.getLogger(__name__)
 
-# The latest stored period of each rule, the one before it (change conditions) and the goal
-# of that period (dated, else standing), all on the kpis_value unique index.
+# One read for all the rules: the latest stored period of each (KPI, grain) the rules watch
+# (a max() on the kpis_value unique index, once per pair, not per rule), then each rule's
+# value of that period, the value of the period before (change conditions) and the period's
+# goal (dated, else standing), each an equality lookup on a unique index. A segment with no
+# value in the latest period has nothing to tell.
 _OBSERVE = """
-SELECT r.id, r.kpi_key, r.grain, r.condition, r.threshold, r.firing,
-       r.snoozed_until IS NOT NULL AND r.snoozed_until > now() AS snoozed,
+WITH rules AS (
+    SELECT id, kpi_key, grain, segment_kind, segment_value, condition, threshold, firing,
+           snoozed_until IS NOT NULL AND snoozed_until > now() AS snoozed
+    FROM alerts_rule WHERE NOT muted AND {where}
+), latest AS (
+    SELECT pair.kpi_key, pair.grain, (
+        SELECT max(v.period_start) FROM kpis_value v
+        WHERE v.kpi = pair.kpi_key AND v.grain = pair.grain
+    ) AS period_start
+    FROM (SELECT DISTINCT kpi_key, grain FROM rules) pair
+)
+SELECT r.id, r.kpi_key, r.grain, r.condition, r.threshold, r.firing, r.snoozed,
        cur.period_start, cur.period_end, cur.value, prev.value, goal.target
-FROM alerts_rule r
-LEFT JOIN LATERAL (
-    SELECT v.period_start, v.period_end, v.value FROM kpis_value v
-    WHERE v.kpi = r.kpi_key AND v.grain = r.grain
-      AND v.segment_kind = r.segment_kind AND v.segment = r.segment_value
-    ORDER BY v.period_start DESC LIMIT 1
-) cur ON true
-LEFT JOIN LATERAL (
-    SELECT p.value FROM kpis_value p
-    WHERE p.kpi = r.kpi_key AND p.grain = r.grain AND p.period_end = cur.period_start
-      AND p.segment_kind = r.segment_kind AND p.segment = r.segment_value
-) prev ON r.condition IN ('change_percent', 'change_points')
+FROM rules r
+JOIN latest l ON l.kpi_key = r.kpi_key AND l.grain = r.grain
+LEFT JOIN kpis_value cur
+    ON cur.kpi = r.kpi_key AND cur.grain = r.grain AND cur.period_start = l.period_start
+   AND cur.segment_kind = r.segment_kind AND cur.segment = r.segment_value
+LEFT JOIN kpis_value prev
+    ON r.condition IN ('change_percent', 'change_points')
+   AND prev.kpi = r.kpi_key AND prev.grain = r.grain
+   AND prev.period_start = (l.period_start - CASE r.grain
+        WHEN 'day' THEN interval '1 day' WHEN 'week' THEN interval '7 days'
+        WHEN 'month' THEN interval '1 month' WHEN 'quarter' THEN interval '3 months'
+        ELSE interval '1 year' END)::date
+   AND prev.segment_kind = r.segment_kind AND prev.segment = r.segment_value
 LEFT JOIN LATERAL (
     SELECT g.target FROM goals_goal g
-    WHERE g.kpi_key = r.kpi_key AND g.grain = r.grain
+    WHERE r.condition = 'behind_goal' AND g.kpi_key = r.kpi_key AND g.grain = r.grain
       AND g.segment_kind = r.segment_kind AND g.segment_value = r.segment_value
-      AND (g.period_start = cur.period_start OR g.period_start IS NULL)
+      AND (g.period_start = l.period_start OR g.period_start IS NULL)
     ORDER BY g.period_start NULLS LAST LIMIT 1
-) goal ON r.condition = 'behind_goal'
-WHERE NOT r.muted AND {where}
+) goal ON true
 """
 
 # Flip the state only where it is still the old one, so two evaluations at once cannot both
@@ -70,9 +83,9 @@ def evaluate(kpi_keys: Iterable[str] | None = None, rule_ids: Iterable[int] | No
     """Evaluate the rules of ``kpi_keys`` (or the rules ``rule_ids``) in the current company;
     return how many events were recorded."""
     if kpi_keys is not None:
-        where, param = "r.kpi_key = ANY(%s)", list(kpi_keys)
+        where, param = "kpi_key = ANY(%s)", list(kpi_keys)
     else:
-        where, param = "r.id = ANY(%s)", list(rule_ids or [])
+        where, param = "id = ANY(%s)", list(rule_ids or [])
     if not param:
         return 0
     with transaction.atomic():
