@@ -31,11 +31,11 @@ logger = logging.getLogger(__name__)
 # goal (dated, else standing), each an equality lookup on a unique index. A segment with no
 # value in the latest period has nothing to tell.
 _OBSERVE = """
-WITH rules AS (
+WITH rules AS MATERIALIZED (
     SELECT id, kpi_key, grain, segment_kind, segment_value, condition, threshold, firing,
            snoozed_until IS NOT NULL AND snoozed_until > now() AS snoozed
     FROM alerts_rule WHERE NOT muted AND {where}
-), latest AS (
+), latest AS MATERIALIZED (
     SELECT pair.kpi_key, pair.grain, (
         SELECT max(v.period_start) FROM kpis_value v
         WHERE v.kpi = pair.kpi_key AND v.grain = pair.grain
@@ -46,17 +46,21 @@ SELECT r.id, r.kpi_key, r.grain, r.condition, r.threshold, r.firing, r.snoozed,
        cur.period_start, cur.period_end, cur.value, prev.value, goal.target
 FROM rules r
 JOIN latest l ON l.kpi_key = r.kpi_key AND l.grain = r.grain
-LEFT JOIN kpis_value cur
-    ON cur.kpi = r.kpi_key AND cur.grain = r.grain AND cur.period_start = l.period_start
-   AND cur.segment_kind = r.segment_kind AND cur.segment = r.segment_value
-LEFT JOIN kpis_value prev
-    ON r.condition IN ('change_percent', 'change_points')
-   AND prev.kpi = r.kpi_key AND prev.grain = r.grain
-   AND prev.period_start = (l.period_start - CASE r.grain
-        WHEN 'day' THEN interval '1 day' WHEN 'week' THEN interval '7 days'
-        WHEN 'month' THEN interval '1 month' WHEN 'quarter' THEN interval '3 months'
-        ELSE interval '1 year' END)::date
-   AND prev.segment_kind = r.segment_kind AND prev.segment = r.segment_value
+LEFT JOIN LATERAL (
+    SELECT v.period_start, v.period_end, v.value FROM kpis_value v
+    WHERE v.kpi = r.kpi_key AND v.grain = r.grain AND v.period_start = l.period_start
+      AND v.segment_kind = r.segment_kind AND v.segment = r.segment_value
+) cur ON true
+LEFT JOIN LATERAL (
+    SELECT p.value FROM kpis_value p
+    WHERE r.condition IN ('change_percent', 'change_points')
+      AND p.kpi = r.kpi_key AND p.grain = r.grain
+      AND p.period_start = (l.period_start - CASE r.grain
+          WHEN 'day' THEN interval '1 day' WHEN 'week' THEN interval '7 days'
+          WHEN 'month' THEN interval '1 month' WHEN 'quarter' THEN interval '3 months'
+          ELSE interval '1 year' END)::date
+      AND p.segment_kind = r.segment_kind AND p.segment = r.segment_value
+) prev ON true
 LEFT JOIN LATERAL (
     SELECT g.target FROM goals_goal g
     WHERE r.condition = 'behind_goal' AND g.kpi_key = r.kpi_key AND g.grain = r.grain
