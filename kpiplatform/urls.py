@@ -26,6 +26,9 @@ urlpatterns = [
     path("", include("kpiplatform.kpis.urls")),
     # Upstream webhooks of connections (no session, no CSRF: the token is the address).
     path("webhooks/", include("kpiplatform.connectors.webhook_urls")),
+    # Goals and alerts.
+    path("", include("kpiplatform.goals.urls")),
+    path("", include("kpiplatform.alerts.urls")),
 ]
 
 handler403 = "kpiplatform.tenants.error_pages.permission_denied"
