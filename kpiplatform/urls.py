@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/v1/", include("kpiplatform.api.urls")),
     path("plugins/", include("kpiplatform.plugins.urls")),
     path("", include("kpiplatform.kpis.urls")),
+    path("", include("kpiplatform.reports.urls")),
 ]
 
 handler403 = "kpiplatform.tenants.error_pages.permission_denied"
