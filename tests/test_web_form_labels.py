@@ -111,7 +111,18 @@ def test_pages_for_visitors(acme, path):
 @pytest.mark.parametrize("role", ["admin", "analyst", "viewer"])
 @pytest.mark.parametrize(
     "path",
-    ["/", "/kpis/mrr/", "/data/", "/data/spend/", "/team/", "/tokens/", "/plugins/", "/settings/"],
+    [
+        "/",
+        "/kpis/mrr/",
+        "/data/",
+        "/data/spend/",
+        "/team/",
+        "/tokens/",
+        "/plugins/",
+        "/settings/",
+        "/reports/",
+        "/reports/new/",
+    ],
 )
 def test_member_pages(acme, role, path):
     client = acme.client(role)
@@ -130,6 +141,8 @@ def test_the_admin_pages_have_the_forms_this_test_checks(acme):
     }
     assert all(counts.values()), counts  # invitation and token forms are audited, not absent
     assert audit_page(client, "/settings/").controls
+    # The report form: name, frequency, a box per KPI and per member, addresses, enabled.
+    assert len(audit_page(acme.client("analyst"), "/reports/new/").controls) > 10
 
 
 def test_the_audit_finds_an_input_without_a_label():

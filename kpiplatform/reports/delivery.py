@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from django.core.mail import get_connection
 from django.db import connection, transaction
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from kpiplatform.hosts import company_url
 from kpiplatform.reports.content import build_report, report_period
@@ -101,14 +102,17 @@ def send_now(schedule: ReportSchedule, user) -> tuple[ReportDelivery, bool]:
     return delivery, False
 
 
-def _enqueue(delivery_id: int) -> None:
+def _enqueue(delivery_id: int, schema_name: str | None = None) -> None:
     from kpiplatform.reports.tasks import deliver_report
 
-    deliver_report.delay(delivery_id)
+    # Sent from inside the company's schema: the task carries it to the worker.
+    with schema_context(schema_name or connection.schema_name):
+        deliver_report.delay(delivery_id)
 
 
 def _enqueue_on_commit(delivery_id: int) -> None:
-    transaction.on_commit(lambda: _enqueue(delivery_id))
+    schema_name = connection.schema_name
+    transaction.on_commit(lambda: _enqueue(delivery_id, schema_name))
 
 
 @contextlib.contextmanager
