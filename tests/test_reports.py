@@ -14,6 +14,7 @@ import pypdf
 import pytest
 from django.db import connection
 from django.utils import timezone
+from reports_data import REPORT_KPIS, load_moving_mrr
 
 from kpiplatform.celery import app
 from kpiplatform.kpis.formatting import kpi_value
@@ -23,7 +24,6 @@ from kpiplatform.reports.periods import last_complete_period
 from kpiplatform.tenants.models import Company
 from kpiplatform.tenants.tasks import tick
 from kpiplatform.testing.mail import sending_to, smtp_sink
-from reports_data import REPORT_KPIS, load_moving_mrr
 
 # A tick minute on which the reports task is due (every 5) and the hourly purge is not.
 TICK_MINUTE = 60 * 1000 + 5

@@ -29,7 +29,7 @@ import smtplib
 from collections.abc import Iterator
 
 from django.core.mail import get_connection
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 # A delivery still queued this long after it was claimed lost its task: the tick resends it.
 LOST_AFTER = dt.timedelta(minutes=10)
+LOCK_WAIT = "30s"
 _LOCK_KEYS = "hashtext(current_schema() || ':report-delivery'), %s"
 
 
@@ -117,10 +118,20 @@ def _enqueue_on_commit(delivery_id: int) -> None:
 
 @contextlib.contextmanager
 def attempt_lock(delivery_id: int) -> Iterator[bool]:
-    """Whether this session holds the delivery's attempt lock (no other attempt runs)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT pg_try_advisory_lock({_LOCK_KEYS})", [delivery_id])
-        held = cursor.fetchone()[0]
+    """Whether this session holds the delivery's attempt lock (no other attempt runs).
+
+    Waits up to ``LOCK_WAIT``: the session of a worker killed a moment ago may not have
+    ended yet, and a duplicate of a running attempt then finds its work done.
+    """
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_WAIT])
+            # A session-level lock: it outlives this transaction, until unlocked or the
+            # session ends.
+            cursor.execute(f"SELECT pg_advisory_lock({_LOCK_KEYS})", [delivery_id])
+        held = True
+    except OperationalError:  # lock_timeout: another attempt is still running
+        held = False
     try:
         yield held
     finally:
@@ -175,6 +186,9 @@ def _render_and_send(delivery: ReportDelivery) -> str:
     mail = get_connection(fail_silently=False)
     try:
         mail.open()
+        smtp = getattr(mail, "connection", None)
+        if smtp is not None:  # the SMTP backend: the server must answer EHLO before hand-over
+            smtp.ehlo_or_helo_if_needed()
     except (OSError, smtplib.SMTPException) as exc:
         raise MailServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
     try:
