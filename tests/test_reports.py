@@ -17,6 +17,7 @@ from django.utils import timezone
 from reports_data import REPORT_KPIS, load_moving_mrr
 
 from kpiplatform.celery import app
+from kpiplatform.goals.models import Goal
 from kpiplatform.kpis.formatting import kpi_value
 from kpiplatform.reports import delivery
 from kpiplatform.reports.models import ReportDelivery, ReportSchedule
@@ -119,6 +120,12 @@ def test_a_weekly_report_arrives_once_with_the_numbers_of_the_api_in_html_csv_an
     weekly, eager, settings, django_capture_on_commit_callbacks
 ):
     acme, week = weekly["company"], weekly["week"]
+    with acme.activate():
+        # A standing weekly MRR goal of 160 (150 misses it), 2 active customers this week (met).
+        Goal.objects.create(kpi_key="mrr", grain="week", target=Decimal("160"))
+        Goal.objects.create(
+            kpi_key="active_customers", grain="week", period_start=week.start, target=2
+        )
     with smtp_sink() as sink, sending_to(sink, settings):
         run_tick(django_capture_on_commit_callbacks)
         run_tick(django_capture_on_commit_callbacks)  # the same period: nothing more
@@ -143,11 +150,16 @@ def test_a_weekly_report_arrives_once_with_the_numbers_of_the_api_in_html_csv_an
     content = parts(message)
     table = TableCells()
     table.feed(content["html"])
-    assert {
-        key: [str(Decimal(v).normalize()) if v else None for v in cells]
-        for key, cells in table.rows.items()
-    } == {key: [str(Decimal(v).normalize()) if v else None for v in vals]
-          for key, vals in expected.items()}  # fmt: skip
+
+    def normal(values) -> list:
+        return [format(Decimal(v).normalize(), "f") if v else None for v in values]
+
+    # Each row's cells: value, previous value, goal.
+    assert {key: normal(cells) for key, cells in table.rows.items()} == {
+        "mrr": [*normal(expected["mrr"]), "160"],
+        "active_customers": [*normal(expected["active_customers"]), "2"],
+        "customer_churn_rate": [*normal(expected["customer_churn_rate"]), None],
+    }
 
     # Every chart the HTML refers to is inline, a PNG.
     cids = re.findall(r'src="cid:([^"]+)"', content["html"])
@@ -160,10 +172,16 @@ def test_a_weekly_report_arrives_once_with_the_numbers_of_the_api_in_html_csv_an
     assert {row["kpi"]: [row["value"], row["previous_value"]] for row in rows} == expected
     mrr_row = next(row for row in rows if row["kpi"] == "mrr")
     assert (mrr_row["change"], mrr_row["period_start"]) == ("20", week.start.isoformat())
+    assert {row["kpi"]: (row["goal"], row["goal_met"]) for row in rows} == {
+        "mrr": ("160", "no"),
+        "active_customers": ("2", "yes"),
+        "customer_churn_rate": ("", ""),
+    }
 
     text = pdf_text(content["files"][f"report-{week.label}.pdf"])
     assert "Acme Inc" in text and week.label in text
     assert "EUR 150.00" in text and "EUR 130.00" in text
+    assert "EUR 160.00 (not met)" in text and "2 (met)" in text
     churn = Decimal(expected["customer_churn_rate"][0])
     assert kpi_value(churn, "percent") in text  # 50.0 %
 

@@ -210,7 +210,8 @@ class ReportRowSerializer(serializers.Serializer):
     previous_value = serializers.CharField(allow_null=True)
     change = serializers.CharField(allow_null=True)
     change_ratio = serializers.CharField(allow_null=True)
-    goal = serializers.CharField(allow_null=True)
+    goal = serializers.CharField(allow_null=True, help_text="The period's target, if any.")
+    goal_met = serializers.BooleanField(allow_null=True)
     reason = serializers.CharField()
 
 
@@ -259,6 +260,7 @@ class ReportContent(APIView):
                         "change": exact(row.change) or None,
                         "change_ratio": exact(row.change_ratio) or None,
                         "goal": exact(row.goal) or None,
+                        "goal_met": row.goal_met,
                         "reason": row.reason,
                     }
                     for row in report.rows

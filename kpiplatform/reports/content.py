@@ -17,7 +17,7 @@ from kpiplatform.kpis.api import decimal_text
 from kpiplatform.kpis.formatting import kpi_change, kpi_value
 from kpiplatform.kpis.models import CompanySettings, StoredKPIValue
 from kpiplatform.kpis.registry import registered_kpis
-from kpiplatform.reports.goals import GOALS_INSTALLED, goal_target
+from kpiplatform.reports.goals import goal_and_progress
 from kpiplatform.reports.models import ReportSchedule
 from kpiplatform.reports.periods import GRAINS
 from kpiplatform.sdk import Period, Unit
@@ -41,6 +41,7 @@ class ReportRow:
     change: Decimal | None
     change_ratio: Decimal | None
     goal: Decimal | None
+    goal_met: bool | None
     reason: str
     value_text: str
     previous_text: str
@@ -58,7 +59,7 @@ class Report:
     currency: str
     rows: list[ReportRow]
     missing_kpis: list[str]  # chosen KPIs that no enabled plugin defines any more
-    has_goals: bool
+    has_goals: bool  # some KPI has a goal for the period: the HTML and PDF show the column
     generated_at: dt.datetime
 
     @property
@@ -101,7 +102,7 @@ def build_report(schedule: ReportSchedule, period: Period) -> Report:
         if value is not None and previous is not None:
             change = value - previous
             ratio = (change / abs(previous)).quantize(_RATIO_PLACES) if previous else None
-        goal = goal_target(key, period) if GOALS_INSTALLED else None
+        goal, met = goal_and_progress(key, period, value, kpi.direction)
         tone = kpi_change(now, before, kpi.unit, kpi.direction)
         rows.append(
             ReportRow(
@@ -114,12 +115,13 @@ def build_report(schedule: ReportSchedule, period: Period) -> Report:
                 change=change,
                 change_ratio=ratio,
                 goal=goal,
+                goal_met=met,
                 reason=(now or {}).get("reason", "") if value is None else "",
                 value_text=kpi_value(value, kpi.unit, currency),
                 previous_text=kpi_value(previous, kpi.unit, currency),
                 change_text=tone["text"],
                 change_tone=tone["tone"],
-                goal_text=kpi_value(goal, kpi.unit, currency) if goal is not None else "",
+                goal_text=_goal_text(goal, met, kpi.unit, currency),
                 series=[
                     (p.label, (by_key.get((key, p.start)) or {}).get("value")) for p in periods
                 ],
@@ -132,9 +134,17 @@ def build_report(schedule: ReportSchedule, period: Period) -> Report:
         currency=currency,
         rows=rows,
         missing_kpis=[key for key in schedule.kpis if key not in kpis],
-        has_goals=GOALS_INSTALLED,
+        # The goal column shows when some KPI of the report has a goal for the period.
+        has_goals=any(row.goal is not None for row in rows),
         generated_at=timezone.now(),
     )
+
+
+def _goal_text(goal: Decimal | None, met: bool | None, unit: str, currency: str) -> str:
+    if goal is None:
+        return ""
+    verdict = {True: " (met)", False: " (not met)"}.get(met, "")
+    return kpi_value(goal, unit, currency) + verdict
 
 
 def report_period(schedule: ReportSchedule, start: dt.date) -> Period:

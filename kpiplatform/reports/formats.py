@@ -77,13 +77,15 @@ CSV_COLUMNS = [
     "change",
     "change_ratio",
     "goal",
+    "goal_met",
     "reason",
 ]
 
 
 def csv_bytes(report: Report) -> bytes:
-    """One row per KPI with the exact stored values (as the API writes them)."""
-    columns = [c for c in CSV_COLUMNS if c != "goal" or report.has_goals]
+    """One row per KPI with the exact stored values (as the API writes them); the same
+    columns whether or not there are goals."""
+    columns = CSV_COLUMNS
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
@@ -102,6 +104,7 @@ def csv_bytes(report: Report) -> bytes:
             "change": exact(row.change),
             "change_ratio": exact(row.change_ratio),
             "goal": exact(row.goal),
+            "goal_met": {True: "yes", False: "no"}.get(row.goal_met, ""),
             "reason": spreadsheet_text(row.reason),
         }
         writer.writerow({column: record[column] for column in columns})

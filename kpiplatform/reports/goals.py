@@ -1,18 +1,20 @@
-"""The goal column of a report: the company's target for a KPI and period, when goals exist.
-
-Goals are their own app (``kpiplatform.goals``); until it is installed, reports have no goal
-column at all rather than an empty one.
-"""
+"""The goal column of a report: the company's target for a KPI and period (company total),
+and whether the value met it, as ``kpiplatform.goals.progress`` decides for every page."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from kpiplatform.goals.progress import goal_for, progress
 from kpiplatform.sdk import Period
 
-GOALS_INSTALLED = False
 
-
-def goal_target(kpi_key: str, period: Period) -> Decimal | None:
-    """The target set for ``kpi_key`` in ``period`` (company total), or None."""
-    return None
+def goal_and_progress(
+    kpi_key: str, period: Period, value: Decimal | None, direction: str
+) -> tuple[Decimal | None, bool | None]:
+    """The target of ``kpi_key`` for ``period`` and whether ``value`` met it (None when there
+    is no goal, or no value to compare)."""
+    goal = goal_for(kpi_key, period.grain.value, period.start)
+    if goal is None:
+        return None, None
+    return Decimal(goal.target), progress(goal, value, direction)["met"]
