@@ -415,3 +415,25 @@ def test_another_company_sees_and_sends_nothing_of_a_companys_reports(
         with globex.activate(), django_capture_on_commit_callbacks(execute=True):
             assert delivery.claim_due_reports() == []
         assert sink.messages == []
+
+
+def test_the_tick_resends_a_delivery_whose_task_was_lost_but_not_one_being_retried(
+    weekly, settings, eager, django_capture_on_commit_callbacks
+):
+    acme = weekly["company"]
+    with acme.activate():
+        schedule = ReportSchedule.objects.get(pk=weekly["id"])
+        lost, _ = delivery.send_now(schedule, None)  # its task never runs: no commit here
+        retried = ReportDelivery.objects.create(
+            schedule=schedule, trigger="manual", grain="week", attempts=1,
+            period_start=lost.period_start, period_end=lost.period_end,
+        )  # fmt: skip
+        ReportDelivery.objects.update(queued_at=timezone.now() - dt.timedelta(minutes=11))
+        with smtp_sink() as sink, sending_to(sink, settings):
+            with django_capture_on_commit_callbacks(execute=True):
+                delivery.claim_due_reports()
+            assert len(sink.messages) == 2  # the lost one, and the scheduled one just claimed
+        lost.refresh_from_db()
+        retried.refresh_from_db()
+        assert lost.state == "sent"
+        assert (retried.state, retried.attempts) == ("queued", 1)

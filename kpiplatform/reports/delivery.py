@@ -71,8 +71,11 @@ def claim_due_reports(now: dt.datetime | None = None) -> list[int]:
             if created:
                 claimed.append(delivery.pk)
                 _enqueue_on_commit(delivery.pk)
+    # Never attempted: its task was lost. (One already attempted is retried by its own task,
+    # or was redelivered by the broker; sending it again here would start a second chain
+    # of retries.)
     lost = ReportDelivery.objects.filter(
-        state=ReportDelivery.State.QUEUED, queued_at__lt=now - LOST_AFTER
+        state=ReportDelivery.State.QUEUED, attempts=0, queued_at__lt=now - LOST_AFTER
     ).values_list("pk", flat=True)
     for pk in lost:
         _enqueue(pk)  # a duplicate of a task still on its way only finds the work done
@@ -157,7 +160,9 @@ def deliver(delivery_id: int) -> str:
         if not held:
             return "running elsewhere"
         with transaction.atomic():
-            delivery = ReportDelivery.objects.select_for_update().get(pk=delivery_id)
+            delivery = ReportDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+            if delivery is None:
+                return "deleted"  # its schedule was deleted meanwhile
             if delivery.state in ReportDelivery.FINAL:
                 return delivery.state
             if delivery.state == ReportDelivery.State.SENDING:
