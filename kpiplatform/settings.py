@@ -133,6 +133,7 @@ TENANT_APPS = [
     # Goals and alerts (issue 15).
     "kpiplatform.goals",
     "kpiplatform.alerts",
+    "kpiplatform.reports",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 
@@ -231,8 +232,16 @@ STORAGES = {
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
 # --- E-mail ---------------------------------------------------------------------------------
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+# Development writes every message as an .eml file into var/mail (open one in a mail program;
+# docs/reports.md). Production names its mail server: smtp://, smtp+tls://, smtp+ssl://.
+EMAIL_CONFIG = env.email_url(
+    "EMAIL_URL", default=f"filemail:///{VAR_DIR / 'mail'}" if DEBUG else "consolemail://"
+)
+if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
+    EMAIL_CONFIG["EMAIL_BACKEND"] = "kpiplatform.mail.EmlFileBackend"
 vars().update(EMAIL_CONFIG)
+# Seconds an SMTP connection waits for the server before the send fails (and is retried).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default=f"kpiplatform <no-reply@{KPI_BASE_DOMAIN}>"
 )

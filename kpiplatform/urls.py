@@ -29,6 +29,7 @@ urlpatterns = [
     # Goals and alerts.
     path("", include("kpiplatform.goals.urls")),
     path("", include("kpiplatform.alerts.urls")),
+    path("", include("kpiplatform.reports.urls")),
 ]
 
 handler403 = "kpiplatform.tenants.error_pages.permission_denied"

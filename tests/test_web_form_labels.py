@@ -122,6 +122,8 @@ def test_pages_for_visitors(acme, path):
         "/settings/",
         "/connections/",
         "/connections/add/listsource/",
+        "/reports/",
+        "/reports/new/",
     ],
 )
 def test_member_pages(acme, role, path):
@@ -141,6 +143,8 @@ def test_the_admin_pages_have_the_forms_this_test_checks(acme):
     }
     assert all(counts.values()), counts  # invitation and token forms are audited, not absent
     assert audit_page(client, "/settings/").controls
+    # The report form: name, frequency, a box per KPI and per member, addresses, enabled.
+    assert len(audit_page(acme.client("analyst"), "/reports/new/").controls) > 10
 
 
 def test_the_connection_pages_label_every_field_kind(acme, tmp_path):

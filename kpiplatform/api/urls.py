@@ -16,6 +16,7 @@ urlpatterns = [
     path("alerts/", include("kpiplatform.alerts.api_urls")),
     path("", include("kpiplatform.kpis.api_urls")),
     path("", include("kpiplatform.facts.api_urls")),
+    path("", include("kpiplatform.reports.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", views.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("kpiplatform.accounts.api_urls")),

@@ -151,6 +151,7 @@ class Command(BaseCommand):
             *getattr(self, "sandbox_lines", []),
             f"  Database         {describe_database()}",
             f"  Celery broker    {describe_broker()}",
+            f"  Sent e-mail      {describe_mail()}",
             "",
         ]
         self.stdout.write("\n".join(lines))
@@ -190,6 +191,14 @@ def describe_broker() -> str:
     if "CELERY_BROKER_URL" not in os.environ:
         return f"filesystem, messages in {settings.VAR_DIR / 'broker'}"
     return f"CELERY_BROKER_URL {without_password(settings.CELERY_BROKER_URL)}"
+
+
+def describe_mail() -> str:
+    if settings.EMAIL_BACKEND == "kpiplatform.mail.EmlFileBackend":
+        return f"one .eml file per message in {settings.EMAIL_FILE_PATH} (open in a mail program)"
+    if settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
+        return f"SMTP {settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+    return settings.EMAIL_BACKEND
 
 
 def without_password(url: str) -> str:
