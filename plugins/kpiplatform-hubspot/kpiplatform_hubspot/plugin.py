@@ -23,7 +23,11 @@ import datetime as dt
 from collections.abc import Iterator
 
 from kpiplatform.sdk import ConfigField, Connector, DemoSandbox, SyncPage, hookimpl
-from kpiplatform_hubspot import client, mapping
+from kpiplatform_hubspot import mapping
+
+# The official SDK (kpiplatform_hubspot.client) is imported when a check or sync runs, not
+# when the platform loads its plugins: it is a large package, and every process (web,
+# worker, beat) loads every plugin at start-up.
 
 SDK_SUPPORTS = ">=1.4,<2"  # the demo sandbox declaration (1.4)
 
@@ -43,10 +47,14 @@ class HubSpotConnector(Connector):
     """Reads a HubSpot account with a private app's access token."""
 
     def check(self, config: dict) -> None:
+        from kpiplatform_hubspot import client
+
         hs = client.client(config["access_token"])
         client.call("a contact", hs.crm.contacts.basic_api.get_page, limit=1, archived=False)
 
     def sync(self, config: dict, state: dict) -> Iterator[SyncPage]:
+        from kpiplatform_hubspot import client
+
         hs = client.client(config["access_token"])
         state = dict(state)
         phase = state.get("phase", "idle")
@@ -66,6 +74,8 @@ class HubSpotConnector(Connector):
 
     # One page of the current phase and type; its state is where the next page starts.
     def _page(self, hs, state: dict) -> SyncPage:
+        from kpiplatform_hubspot import client
+
         object_type = state["type"]
         try:
             if state["phase"] == "changes":
@@ -96,6 +106,8 @@ class HubSpotConnector(Connector):
         )
 
     def _list(self, hs, object_type: str, state: dict):
+        from kpiplatform_hubspot import client
+
         archived = state["phase"] == "archived"
         api = client.api_for(hs, object_type)
         kwargs = {"limit": LIST_LIMIT, "archived": archived}
@@ -113,6 +125,8 @@ class HubSpotConnector(Connector):
         return answer.results, ({"after": after} if after else None)
 
     def _search(self, hs, object_type: str, state: dict):
+        from kpiplatform_hubspot import client
+
         modified = MODIFIED_PROPERTY.get(object_type, "hs_lastmodifieddate")
         filters = [
             {"propertyName": modified, "operator": "GTE", "value": str(state["since"])},
