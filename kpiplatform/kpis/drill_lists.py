@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kpiplatform.facts.labels import label_sql
-from kpiplatform.facts.money import literal, rate_on_sql, to_reporting_sql
+from kpiplatform.facts.money import literal, major_sql, rate_on_sql, to_reporting_sql
 from kpiplatform.sdk import (
     CUSTOMER_FACTS_TABLE,
     MRR_MOVEMENTS_TABLE,
@@ -208,7 +208,8 @@ class Payments(DrillList):
         return f"""
             SELECT p.source, p.external_id, p.customer_ref, coalesce(cu.name, '') AS name,
                    p.occurred_at, {day} AS day, p.kind, p.is_order, p.amount_minor, p.currency,
-                   {amount} AS amount, {label_sql("cu.country")} AS country,
+                   {major_sql("p.amount_minor", "p.currency", scope.reporting_currency)}
+                       AS original, {amount} AS amount, {label_sql("cu.country")} AS country,
                    {label_sql("cu.channel")} AS channel
             FROM data_payments p {_customer_join("p")}
             WHERE p.deleted_at IS NULL AND p.status = 'succeeded' {orders}
@@ -255,12 +256,14 @@ class SpendEntries(DrillList):
             SELECT * FROM (
                 SELECT 'spend' AS dataset, s.source, s.external_id, s.spent_on AS day,
                        s.channel, s.campaign, s.amount_minor, s.currency,
+                       {major_sql("s.amount_minor", "s.currency", currency)} AS original,
                        {money("s.amount_minor", "s.currency", "s.spent_on")} AS amount
                 FROM data_spend s
                 WHERE s.deleted_at IS NULL AND s.spent_on >= %(start)s AND s.spent_on < %(end)s
                 UNION ALL
                 SELECT 'web_traffic', w.source, w.external_id, w.day, w.channel, '',
                        w.ad_cost_minor, w.currency,
+                       {major_sql("w.ad_cost_minor", "w.currency", currency)},
                        {money("w.ad_cost_minor", "w.currency", "w.day")}
                 FROM data_web_traffic w
                 WHERE w.deleted_at IS NULL AND w.ad_cost_minor <> 0
