@@ -5,7 +5,8 @@ them, so a crawl covers them without being told.
 
 The bound keeps a crawl short where pages repeat a template many times (one page per KPI, per
 period, per customer...): at most ``per_shape`` pages whose paths differ only after their
-first segment, and ``per_path`` query variants of one path.
+first segment, and ``per_path`` query variants of one path. A link of a shape not seen yet is
+visited before the others, so every kind of page is reached within the bound.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 # Files rather than pages: the browser downloads them instead of showing them.
 DOWNLOAD_SUFFIXES = (".csv", ".json", ".pdf", ".png", ".svg", ".ico", ".txt")
+
+# After the load event: let deferred scripts' promises (charts) settle, so their errors count.
+SETTLE_JS = """
+() => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(
+    () => setTimeout(resolve, 50))))
+"""
 
 LINKS_JS = """
 () => Array.from(document.querySelectorAll('a[href]'))
@@ -34,7 +41,9 @@ class CrawlReport:
 def shape(path: str) -> str:
     """``/kpis/mrr/drill/`` -> ``/kpis/*/*/``: the first segment names the kind of page."""
     parts = path.strip("/").split("/")
-    return "/" + "/".join(parts[:1] + ["*"] * (len(parts) - 1)) + ("/" if path.endswith("/") else "")
+    return (
+        "/" + "/".join(parts[:1] + ["*"] * (len(parts) - 1)) + ("/" if path.endswith("/") else "")
+    )
 
 
 def crawl(
@@ -49,16 +58,17 @@ def crawl(
     """Visit pages from ``start_url`` breadth first; ``errors`` is the page's
     :class:`~kpiplatform.testing.browser.BrowserErrors` (its messages are read per page)."""
     host = urlsplit(start_url).netloc
-    queue: deque[str] = deque([start_url])
+    fresh: deque[str] = deque([start_url])  # links of a shape not queued before
+    queue: deque[str] = deque()
     seen = {start_url}
     shapes: Counter[str] = Counter()
     paths: Counter[str] = Counter()
     report = CrawlReport()
-    while queue and len(report.visited) < limit:
-        url = queue.popleft()
+    while (fresh or queue) and len(report.visited) < limit:
+        url = (fresh or queue).popleft()
         before = len(errors.messages)
-        response = page.goto(url)
-        page.wait_for_load_state("networkidle")
+        response = page.goto(url, wait_until="load")
+        page.evaluate(SETTLE_JS)
         report.visited.append(url)
         problems = list(errors.messages[before:])
         if response is None or response.status >= 400:
@@ -75,8 +85,9 @@ def crawl(
             if shapes[shape(parts.path)] >= per_shape or paths[parts.path] >= per_path:
                 continue
             seen.add(link)
+            new_shape = shapes[shape(parts.path)] == 0
             if paths[parts.path] == 0:
                 shapes[shape(parts.path)] += 1
             paths[parts.path] += 1
-            queue.append(link)
+            (fresh if new_shape else queue).append(link)
     return report
