@@ -42,6 +42,8 @@ def test_february_churn_lists_exactly_the_customers_whose_movements_sum_to_it(ex
     assert {row["customer_ref"]: row["amount"] for row in result.rows} == FEBRUARY_CHURN
     assert {row["kind"] for row in result.rows} == {"churn"}
     assert result.totals == {"count": 2, "amount": Decimal(-240)}
+    # The KPIs' word for the kind opens the same list.
+    assert drill("mrr_movements", kind="churned").rows == result.rows
     # The churned MRR drill is the same list, with the KPI's stored value beside it.
     churned = drill("churned_mrr")
     assert churned.rows == result.rows

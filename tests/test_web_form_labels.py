@@ -111,7 +111,17 @@ def test_pages_for_visitors(acme, path):
 @pytest.mark.parametrize("role", ["admin", "analyst", "viewer"])
 @pytest.mark.parametrize(
     "path",
-    ["/", "/kpis/mrr/", "/data/", "/data/spend/", "/team/", "/tokens/", "/plugins/", "/settings/"],
+    [
+        "/",
+        "/kpis/mrr/",
+        "/kpis/churned_mrr/drill/?period=2025-02-01",
+        "/data/",
+        "/data/spend/",
+        "/team/",
+        "/tokens/",
+        "/plugins/",
+        "/settings/",
+    ],
 )
 def test_member_pages(acme, role, path):
     client = acme.client(role)

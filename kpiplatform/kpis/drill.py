@@ -42,6 +42,8 @@ KIND_LABELS = {
     "contraction": "Contraction",
     "churn": "Churn",
 }
+# Other names of the kinds (the KPIs' words): a link may use either.
+KIND_ALIASES = {"new_business": "new", "churned": "churn"}
 MAX_PAGE_SIZE = 1000
 PAGE_SIZE = 50
 
@@ -152,6 +154,7 @@ def parse_request(key: str, query) -> DrillRequest:
         raise DrillError("list", f"{key} opens these lists: {', '.join(drill.lists)}.")
     drill_list = LISTS[list_name]
     kind = text("kind") if "kind" in query else drill.kind
+    kind = KIND_ALIASES.get(kind, kind)
     if kind and not drill_list.takes_kind:
         kind = ""
     if kind and kind not in MOVEMENT_KINDS:

@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
@@ -112,6 +112,59 @@ def describe(result: DrillResult) -> dict:
     return body
 
 
+class PeriodSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+
+class StoredSerializer(serializers.Serializer):
+    value = serializers.CharField(allow_null=True)
+    numerator = serializers.CharField(allow_null=True)
+    denominator = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+
+
+class KindSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    amount = serializers.CharField(help_text="The kind's movements summed (exact).")
+    count = serializers.IntegerField(help_text="How many movements of the kind.")
+
+
+class ReconciliationSerializer(serializers.Serializer):
+    mrr_start = serializers.CharField()
+    movements = serializers.DictField(child=KindSerializer(), help_text="By kind.")
+    net = serializers.CharField()
+    mrr_end = serializers.CharField(help_text="mrr_start + every kind's amount.")
+    stored = serializers.DictField(
+        child=serializers.CharField(allow_null=True),
+        help_text="The stored values of mrr_start, mrr_end and each kind (null: not stored).",
+    )
+    matches_stored = serializers.BooleanField()
+
+
+class DrillSerializer(serializers.Serializer):
+    kpi = serializers.CharField()
+    grain = serializers.CharField()
+    period = PeriodSerializer()
+    as_of = serializers.DateField(help_text="The day the numbers run to.")
+    currency = serializers.CharField()
+    list = serializers.CharField()
+    lists = serializers.ListField(child=serializers.CharField())
+    kind = serializers.CharField()
+    segment_kind = serializers.CharField()
+    segment = serializers.CharField()
+    stored = StoredSerializer(allow_null=True, help_text="The KPI's stored value.")
+    totals = serializers.DictField(help_text="The list's totals (count and sums).")
+    reconciliation = ReconciliationSerializer(allow_null=True)
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = serializers.ListField(
+        child=serializers.DictField(), help_text="The list's rows (columns per list)."
+    )
+
+
 DRILL_PARAMETERS = [
     OpenApiParameter(
         "period", dt.date, required=True, description="a day of the period (e.g. its first)"
@@ -134,7 +187,7 @@ class KPIDrillView(APIView):
             OpenApiParameter("page", int),
             OpenApiParameter("page_size", int, description="at most 1000"),
         ],
-        responses=OpenApiTypes.OBJECT,
+        responses=DrillSerializer,
     )
     def get(self, request, key: str):
         result = open_drill(request_or_400(key, request.query_params))
