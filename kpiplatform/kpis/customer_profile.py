@@ -19,7 +19,7 @@ from kpiplatform.data.models import Customer, Lead, MrrSegment, Payment, Subscri
 from kpiplatform.data.models import SurveyResponse as Survey
 from kpiplatform.facts.labels import UNKNOWN_LABEL
 from kpiplatform.facts.models import CustomerFact, MrrMovement, MrrPlanMovement
-from kpiplatform.facts.money import literal, rate_on_sql, to_reporting_sql
+from kpiplatform.facts.money import literal, major_sql, rate_on_sql, to_reporting_sql
 from kpiplatform.kpis.engine import company_today
 from kpiplatform.kpis.models import CompanySettings
 
@@ -77,7 +77,9 @@ def _payments(source: str, ref: str, settings: CompanySettings) -> list[dict]:
     )
     sql = f"""
         SELECT p.external_id, p.occurred_at, {day} AS day, p.kind, p.status, p.is_order,
-               p.amount_minor, p.currency, {amount} AS amount,
+               p.amount_minor, p.currency,
+               {major_sql("p.amount_minor", "p.currency", settings.reporting_currency)}
+                   AS original, {amount} AS amount,
                p.status = 'succeeded' AS counted
         FROM data_payments p
         WHERE p.deleted_at IS NULL AND p.source = %s AND p.customer_ref = %s

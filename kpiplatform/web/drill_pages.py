@@ -8,6 +8,8 @@ its CSV download (the API's ``drill.csv``) carry the same question.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
@@ -102,8 +104,14 @@ def _table(result: DrillResult) -> tuple[list[str], list[list[dict]]]:
         ]
         return headers, rows
     if name in ("new_customers", "acquired_customers"):
-        headers = ["Customer", "First paid day", "Revenue to date", "Country", "Channel"]
-        headers.append("Campaign")
+        headers = [
+            "Customer",
+            "First paid day",
+            "Revenue to date",
+            "Country",
+            "Channel",
+            "Campaign",
+        ]
         rows = [
             [
                 _customer_cell(row),
@@ -334,4 +342,29 @@ def customer_page(request, source: str, external_id: str):
         profile = customer_profile(source, external_id)
     except CustomerNotFound as error:
         raise Http404(str(error)) from None
-    return render(request, "web/customer.html", {"profile": profile, "currency": profile.currency})
+    # Days and moments in ISO 8601, as the data pages show records.
+    record_tables = [
+        {
+            "group": group,
+            "rows": [
+                {
+                    "external_id": row["external_id"],
+                    "updated_at": _iso(row["updated_at"]),
+                    "cells": [_iso(row[column]) for column in group.columns],
+                    "deleted_at": _iso(row["deleted_at"]),
+                }
+                for row in group.rows
+            ],
+        }
+        for group in profile.records
+    ]
+    context = {"profile": profile, "currency": profile.currency, "record_tables": record_tables}
+    return render(request, "web/customer.html", context)
+
+
+def _iso(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="minutes")
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
