@@ -2,12 +2,15 @@
 
 from django.urls import include, path
 
-from kpiplatform.web import data_pages
+from kpiplatform.web import data_pages, drill_pages
 from kpiplatform.web import views as web_views
 
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("kpis/<str:key>/", web_views.kpi_detail, name="kpi"),
+    # Drill-downs and the customer page.
+    path("kpis/<str:key>/drill/", drill_pages.kpi_drill, name="kpi-drill"),
+    path("customers/<str:source>/<path:external_id>/", drill_pages.customer_page, name="customer"),
     path("data/", data_pages.data_list, name="data"),
     path("data/<str:dataset>/", data_pages.data_browse, name="data-page"),
     path("data/<str:dataset>/template.csv", data_pages.data_template, name="data-page-template"),

@@ -114,6 +114,7 @@ def test_pages_for_visitors(acme, path):
     [
         "/",
         "/kpis/mrr/",
+        "/kpis/churned_mrr/drill/?period=2025-02-01",
         "/data/",
         "/data/spend/",
         "/team/",

@@ -76,12 +76,13 @@ def kpi_page(kpi: KPI, grain: Grain) -> KPIPage:
     )
 
 
-def chart_spec(page: KPIPage) -> dict:
+def chart_spec(page: KPIPage, drill: str = "") -> dict:
     """The Vega-Lite specification of the series: a line with a point per period; periods
-    without a value leave a gap."""
+    without a value leave a gap. With ``drill`` (the drill page's address up to its period),
+    a click on a point opens the records behind it (kpi_chart.js reads ``usermeta``)."""
     unit = Unit(page.kpi.unit)
     number_format = AXIS_FORMATS.get(unit, ",.1f")
-    return {
+    spec = {
         "$schema": VEGA_LITE_SCHEMA,
         "description": f"{page.kpi.name} by {page.grain.value}",
         "width": "container",
@@ -90,6 +91,7 @@ def chart_spec(page: KPIPage) -> dict:
             "values": [
                 {
                     "period": row["period"],
+                    "start": row["period_start"].isoformat(),
                     # Floats only for drawing: the table shows the exact stored values.
                     "value": None if row["value"] is None else float(row["value"]),
                 }
@@ -116,3 +118,7 @@ def chart_spec(page: KPIPage) -> dict:
             ],
         },
     }
+    if drill:
+        spec["usermeta"] = {"drill": drill}
+        spec["mark"]["cursor"] = "pointer"
+    return spec

@@ -9,6 +9,7 @@ from kpiplatform.kpis.models import CompanySettings
 from kpiplatform.kpis.registry import registered_kpis_by_plugin
 from kpiplatform.kpis.summary import period_summary
 from kpiplatform.sdk import Grain, Unit
+from kpiplatform.web.drill_pages import drill_url, has_drill
 from kpiplatform.web.kpi_page import chart_spec, kpi_page
 
 HEADLINE_KPIS = (
@@ -56,11 +57,14 @@ def kpi_detail(request, key: str):
     else:
         error = ""
     page = kpi_page(kpi, grain)
+    # Each period opens the records behind its number (a table link, a click on the chart).
+    drill = drill_url(key, grain=grain.value) + "&period=" if has_drill(key) else ""
     context = {
         "kpi": kpi,
         "plugin": plugin,
         "page": page,
-        "spec": chart_spec(page),
+        "spec": chart_spec(page, drill),
+        "drill": drill,
         "grains": [g.value for g in Grain],
         "grain_error": error,
         "unit_words": UNIT_WORDS.get(Unit(kpi.unit), str(kpi.unit)),
