@@ -118,6 +118,7 @@ SHARED_APPS = [
     "django_filters",
     "js_lib_htmx",
     "js_lib_vega_embed",  # vega, vega-lite and vega-embed as static files (KPI charts)
+    "django_htmx",  # htmx itself (static) and request.htmx (its middleware, below)
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -153,6 +154,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 AUTH_USER_MODEL = "accounts.User"

@@ -7,6 +7,7 @@ from kpiplatform.web import views as web_views
 
 urlpatterns = [
     path("", web_views.home, name="home"),
+    path("dashboard/cohorts/", web_views.dashboard_cohorts, name="dashboard-cohorts"),
     path("kpis/<str:key>/", web_views.kpi_detail, name="kpi"),
     path("data/", data_pages.data_list, name="data"),
     path("data/<str:dataset>/", data_pages.data_browse, name="data-page"),
