@@ -103,6 +103,18 @@ def test_a_complete_month_is_compared_with_the_month_before_coloured_by_directio
     assert card(response, "active_customers").previous["value"] == 3
 
 
+def test_every_kpi_without_a_card_is_in_the_table_with_its_change(worked_example):
+    response = worked_example.client("viewer").get(reverse("home"), {"period": "2025-03-01"})
+    others = {row.kpi.key: row for row in response.context["dashboard"].others}
+    # GRR in March: min(end, start) of A, C, D = 150 + 30 + 80 over 280; February: A 100,
+    # B 0, C 50 over 350.
+    assert others["grr"].current["value"] == Decimal(260) / 280
+    assert others["grr"].previous["value"] == Decimal(150) / 350
+    row = re.search(r'data-kpi-row="grr">(.*?)</tr>', response.content.decode(), re.S).group(1)
+    assert "92.9 %" in row and "42.9 %" in row and 'class="change good">+50.0 pts' in row
+    assert 'href="/kpis/grr/"' in row
+
+
 def test_a_worse_number_is_coloured_bad(worked_example):
     # February: MRR 280 against 350 in January (-20 %), churn rate up from undefined.
     response = worked_example.client("viewer").get(reverse("home"), {"period": "2025-02-01"})

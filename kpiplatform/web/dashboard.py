@@ -86,6 +86,7 @@ class Dashboard:
     partial_days: int | None  # days of the current period measured so far, when partial
     periods: list[tuple[Period, bool]]  # the picker: (period, is partial), newest first
     cards: list[Card]
+    others: list[Card]  # every other KPI, for the table below the charts (no sparkline)
     series: dict[str, list[dict]]  # stored totals of the trend periods, by KPI, oldest first
     funnel: list[dict]
     channels: list[ChannelRow]
@@ -157,9 +158,7 @@ def build_dashboard(
     if is_partial:
         measured_to = min(_local_day(settings, by_period, period) or today, period.last_day)
         partial_days = (measured_to - period.start).days + 1
-        comparable = partial.same_days_of(
-            [key for key in CARD_KPIS if key in kpis], previous, partial_days
-        )
+        comparable = partial.same_days_of(list(kpis), previous, partial_days)
     cards = []
     for key in CARD_KPIS:
         if key not in kpis:
@@ -179,6 +178,7 @@ def build_dashboard(
         value = current["value"] if current else None
         goal = goal_progress(kpis[key], grain, period, value)
         cards.append(Card(kpis[key], current, before, no_comparison, sparkline, goal))
+    others = _other_kpis(kpis, grain, period, previous, comparable if is_partial else None)
     warnings = _warnings()
     for card in cards:
         for warning in warnings:
@@ -193,6 +193,7 @@ def build_dashboard(
         partial_days=partial_days,
         periods=[(choice, choice.start <= today < choice.end) for choice in choices],
         cards=cards,
+        others=others,
         series=series,
         funnel=funnel,
         channels=channels,
@@ -221,6 +222,32 @@ def _stored_series(keys: list[str], grain: Grain, first: dt.date, last: dt.date)
         row["period"] = Period(grain, row["period_start"], row["period_end"]).label
         series[row["kpi"]].append(row)
     return series
+
+
+def _other_kpis(
+    kpis: dict[str, KPI],
+    grain: Grain,
+    period: Period,
+    previous: Period,
+    comparable: dict[str, tuple[dict | None, str]] | None,
+) -> list[Card]:
+    """One query: the KPIs without a card, in the period and the period before (or, when
+    the period is partial, against the like-for-like values already re-aggregated)."""
+    keys = [key for key in kpis if key not in CARD_KPIS]
+    starts = [period.start] if comparable is not None else [period.start, previous.start]
+    rows = StoredKPIValue.objects.filter(
+        kpi__in=keys, grain=grain.value, segment_kind="", segment="", period_start__in=starts
+    ).values("kpi", *VALUE_FIELDS)
+    stored = {(row["kpi"], row["period_start"]): row for row in rows}
+    others = []
+    for key in keys:
+        if comparable is not None:
+            before, no_comparison = comparable[key]
+        else:
+            before, no_comparison = stored.get((key, previous.start)), ""
+        current = stored.get((key, period.start))
+        others.append(Card(kpis[key], current, before, no_comparison, [], None))
+    return others
 
 
 def _local_day(settings: CompanySettings, by_period: dict, period: Period) -> dt.date | None:
