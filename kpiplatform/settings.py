@@ -131,6 +131,8 @@ TENANT_APPS = [
     "kpiplatform.facts",
     "kpiplatform.kpis",
     "kpiplatform.connectors",
+    # Goals and alerts (issue 15).
+    "kpiplatform.goals",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 
