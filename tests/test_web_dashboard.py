@@ -18,6 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from kpiplatform.goals.models import Goal
 from kpiplatform.kpis.engine import company_today
 from kpiplatform.kpis.models import CompanySettings
 from kpiplatform.sdk import Grain, Period
@@ -153,6 +154,30 @@ def test_the_goal_slot_is_empty_without_goals(worked_example):
     response = worked_example.client("viewer").get(reverse("home"), {"period": "2025-03-01"})
     assert all(c.goal is None for c in response.context["dashboard"].cards)
     assert "data-goal" not in response.content.decode()
+
+
+def test_a_card_shows_the_progress_to_its_goal(worked_example):
+    with worked_example.activate():
+        # A standing MRR goal of 400 a month, and a dated churn goal of 5 % for March.
+        Goal.objects.create(kpi_key="mrr", grain="month", period_start=None, target=400)
+        Goal.objects.create(
+            kpi_key="customer_churn_rate",
+            grain="month",
+            period_start=dt.date(2025, 3, 1),
+            target=Decimal("0.05"),
+        )
+    connection.set_schema_to_public()
+    response = worked_example.client("viewer").get(reverse("home"), {"period": "2025-03-01"})
+    mrr = card(response, "mrr")
+    # 320 of 400: 80 %, not met.
+    assert mrr.goal == {"target": Decimal(400), "ratio": Decimal("0.8"), "met": False}
+    html = card_html(response.content.decode(), "mrr")
+    assert "Goal EUR 400.00 · 80.0 % reached · not met" in html
+    # Churn 0 % against 5 % (lower is better): met; no share of a zero value.
+    churn = card(response, "customer_churn_rate")
+    assert churn.goal["met"] is True and churn.goal["ratio"] is None
+    assert "· met" in card_html(response.content.decode(), "customer_churn_rate")
+    assert card(response, "arpa").goal is None
 
 
 # --- the charts ----------------------------------------------------------------------------
@@ -456,3 +481,29 @@ def test_the_dashboard_reads_settings_once_and_only_the_periods_it_shows(worked_
     # Every read of stored values names its periods: none reads the whole table.
     assert all("period_start" in s for s in values), values
     assert len(sql) <= 16, sql
+
+
+def test_the_summary_and_the_dashboard_read_totals_through_the_totals_index(worked_example):
+    """The reads of the company totals of given periods fit an index (grain, period_start,
+    kpi over the totals): with sequential scans off, PostgreSQL uses it; no read of the whole
+    table remains."""
+    client = worked_example.client("viewer")
+    client.get(reverse("api-kpi-summary"))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("api-kpi-summary")).status_code == 200
+        assert client.get(reverse("home"), {"period": "2025-03-01"}).status_code == 200
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "kpis_value"' in q["sql"] and '"kpis_value"."segment_kind" = \'\'' in q["sql"]
+    ]
+    assert len(reads) >= 3, reads
+    settings_reads = [q for q in queries.captured_queries if "kpis_companysettings" in q["sql"]]
+    assert len(settings_reads) == 2  # once per request
+    with worked_example.activate(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for sql in reads:
+            cursor.execute(f"EXPLAIN {sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "kpi_value_totals_by_period" in plan or "kpi_value_unique" in plan, plan
+            assert "Seq Scan" not in plan, plan

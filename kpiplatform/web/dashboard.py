@@ -21,7 +21,7 @@ from kpiplatform.kpis.models import CompanySettings, KPIComputation, StoredKPIVa
 from kpiplatform.kpis.summary import VALUE_FIELDS
 from kpiplatform.sdk import KPI, Grain, Period
 from kpiplatform.web import partial
-from kpiplatform.web.goals import goal_progress
+from kpiplatform.web.goals import goal_progress, kpis_with_goals
 
 CARD_KPIS = (
     "mrr",
@@ -159,6 +159,7 @@ def build_dashboard(
         measured_to = min(_local_day(settings, by_period, period) or today, period.last_day)
         partial_days = (measured_to - period.start).days + 1
         comparable = partial.same_days_of(list(kpis), previous, partial_days)
+    with_goals = kpis_with_goals([key for key in CARD_KPIS if key in kpis], grain)
     cards = []
     for key in CARD_KPIS:
         if key not in kpis:
@@ -176,7 +177,7 @@ def build_dashboard(
             row["value"] for start, row in sorted(stored.items()) if start >= spark_start.start
         ]
         value = current["value"] if current else None
-        goal = goal_progress(kpis[key], grain, period, value)
+        goal = goal_progress(kpis[key], grain, period, value) if key in with_goals else None
         cards.append(Card(kpis[key], current, before, no_comparison, sparkline, goal))
     others = _other_kpis(kpis, grain, period, previous, comparable if is_partial else None)
     warnings = _warnings()
