@@ -63,6 +63,7 @@ def free_port() -> int:
 
 def demo_session() -> tuple[str, str]:
     """The demo company's host and a session cookie of its viewer."""
+    from django.core.management import call_command
     from django.test import Client
     from django_tenants.utils import schema_context
 
@@ -70,8 +71,6 @@ def demo_session() -> tuple[str, str]:
     from kpiplatform.hosts import host_for
     from kpiplatform.tenants.models import Company
     from kpiplatform.web.demo import DEMO_SLUG, ensure_demo_company
-
-    from django.core.management import call_command
 
     ensure_demo_company()
     company = Company.objects.get(slug=DEMO_SLUG)
