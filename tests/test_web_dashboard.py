@@ -109,8 +109,9 @@ def test_every_kpi_without_a_card_is_in_the_table_with_its_change(worked_example
     others = {row.kpi.key: row for row in response.context["dashboard"].others}
     # GRR in March: min(end, start) of A, C, D = 150 + 30 + 80 over 280; February: A 100,
     # B 0, C 50 over 350.
-    assert others["grr"].current["value"] == Decimal(260) / 280
-    assert others["grr"].previous["value"] == Decimal(150) / 350
+    grr = others["grr"]
+    assert (grr.current["numerator"], grr.current["denominator"]) == (260, 280)
+    assert (grr.previous["numerator"], grr.previous["denominator"]) == (150, 350)
     row = re.search(r'data-kpi-row="grr">(.*?)</tr>', response.content.decode(), re.S).group(1)
     assert "92.9 %" in row and "42.9 %" in row and 'class="change good">+50.0 pts' in row
     assert 'href="/kpis/grr/"' in row
@@ -507,3 +508,29 @@ def test_the_summary_and_the_dashboard_read_totals_through_the_totals_index(work
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "kpi_value_totals_by_period" in plan or "kpi_value_unique" in plan, plan
             assert "Seq Scan" not in plan, plan
+
+
+def test_the_cached_body_of_one_company_is_never_another_s(worked_example, globex):
+    acme_page = worked_example.client("viewer").get(reverse("home"), {"period": "2025-03-01"})
+    assert "EUR 320.00" in acme_page.content.decode()
+    # globex: same grain, period, day and role, no values: its own empty dashboard.
+    globex_page = globex.client("viewer").get(reverse("home"), {"period": "2025-03-01"})
+    assert "EUR 320.00" not in globex_page.content.decode()
+
+
+def test_the_body_is_cached_until_a_computation_stores_new_values(worked_example):
+    client = worked_example.client("viewer")
+    first = client.get(reverse("home"), {"period": "2025-03-01"})
+    assert "EUR 320.00" in card_html(first.content.decode(), "mrr")
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(reverse("home"), {"period": "2025-03-01"})
+    assert "dashboard" not in again.context  # served from the cache...
+    assert again.context["dashboard_body"] == first.context["dashboard_body"]
+    assert not [q for q in queries.captured_queries if 'FROM "kpis_value"' in q["sql"]]
+    # ...until new values are stored: F starts at 100 on 5 March.
+    with worked_example.activate():
+        load_records("mrr_segments", [mrr_segment("F", "2025-03-05", None, 100)])
+        recompute_all()
+    connection.set_schema_to_public()
+    after = client.get(reverse("home"), {"period": "2025-03-01"})
+    assert "EUR 420.00" in card_html(after.content.decode(), "mrr")

@@ -21,7 +21,7 @@ from kpiplatform.kpis.models import CompanySettings, KPIComputation, StoredKPIVa
 from kpiplatform.kpis.summary import VALUE_FIELDS
 from kpiplatform.sdk import KPI, Grain, Period
 from kpiplatform.web import partial
-from kpiplatform.web.goals import goal_progress, kpis_with_goals
+from kpiplatform.web.goals import goal_progress
 
 CARD_KPIS = (
     "mrr",
@@ -142,7 +142,9 @@ def build_dashboard(
     settings: CompanySettings,
     grain: Grain,
     period_text: str | None,
+    goal_keys: set[str] = frozenset(),
 ) -> Dashboard:
+    """Everything the dashboard shows; ``goal_keys``: the KPIs with a goal at this grain."""
     today = company_today(settings)
     period, choices = choose_period(grain, period_text, today)
     is_partial = period.start <= today < period.end
@@ -159,7 +161,6 @@ def build_dashboard(
         measured_to = min(_local_day(settings, by_period, period) or today, period.last_day)
         partial_days = (measured_to - period.start).days + 1
         comparable = partial.same_days_of(list(kpis), previous, partial_days)
-    with_goals = kpis_with_goals([key for key in CARD_KPIS if key in kpis], grain)
     cards = []
     for key in CARD_KPIS:
         if key not in kpis:
@@ -177,7 +178,7 @@ def build_dashboard(
             row["value"] for start, row in sorted(stored.items()) if start >= spark_start.start
         ]
         value = current["value"] if current else None
-        goal = goal_progress(kpis[key], grain, period, value) if key in with_goals else None
+        goal = goal_progress(kpis[key], grain, period, value) if key in goal_keys else None
         cards.append(Card(kpis[key], current, before, no_comparison, sparkline, goal))
     others = _other_kpis(kpis, grain, period, previous, comparable if is_partial else None)
     warnings = _warnings()

@@ -9,13 +9,14 @@ from kpiplatform.goals.progress import goal_for, progress
 from kpiplatform.sdk import KPI, Grain, Period
 
 
-def kpis_with_goals(keys: list[str], grain: Grain) -> set[str]:
-    """One query: which of ``keys`` have a company-wide goal at this grain (dated or
-    standing), so that only those ask :func:`goal_for`."""
-    return set(
+def company_goals(keys: list[str], grain: Grain) -> list[tuple]:
+    """One query: the company-wide goals of ``keys`` at this grain (dated or standing), as
+    (kpi key, period start, target) rows: which KPIs ask :func:`goal_for`, and what the
+    dashboard's cache key changes with."""
+    return list(
         Goal.objects.filter(kpi_key__in=keys, grain=grain.value, segment_kind="", segment_value="")
-        .values_list("kpi_key", flat=True)
-        .distinct()
+        .order_by("kpi_key", "period_start", "pk")
+        .values_list("kpi_key", "period_start", "target")
     )
 
 

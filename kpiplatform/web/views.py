@@ -3,8 +3,10 @@
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseBadRequest
+from django.core.cache import cache
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 
 from kpiplatform.kpis.documentation import UNIT_WORDS
@@ -14,7 +16,9 @@ from kpiplatform.kpis.registry import registered_kpis, registered_kpis_by_plugin
 from kpiplatform.sdk import Grain, Unit
 from kpiplatform.web.charts import cohort_spec, dashboard_charts
 from kpiplatform.web.cohorts import cached_cohort_retention
-from kpiplatform.web.dashboard import PeriodChoiceError, build_dashboard
+from kpiplatform.web.dashboard import CARD_KPIS, PeriodChoiceError, build_dashboard
+from kpiplatform.web.dashboard_cache import TIMEOUT_S, body_cache_key
+from kpiplatform.web.goals import company_goals
 from kpiplatform.web.kpi_page import chart_spec, kpi_page
 
 
@@ -34,20 +38,35 @@ def home(request):
     # A period of the grain shown before a grain change means nothing in the new grain.
     shown_grain = request.GET.get("shown_grain", grain.value)
     period_text = request.GET.get("period") if shown_grain == grain.value else None
-    try:
-        dashboard = build_dashboard(kpis, settings, grain, period_text)
-    except PeriodChoiceError as exc:
-        error = str(exc)
-        dashboard = build_dashboard(kpis, settings, grain, None)
-    context = {
-        "dashboard": dashboard,
-        "currency": settings.reporting_currency,
-        "grains": [g.value for g in Grain],
-        "picker_error": error,
-        **dashboard_charts(dashboard, settings.reporting_currency),
-    }
-    template = "web/dashboard_body.html" if request.htmx else "web/home.html"
-    response = render(request, template, context, status=400 if error else 200)
+    goals = company_goals([key for key in CARD_KPIS if key in kpis], grain)
+    key = (
+        None if error else body_cache_key(request, settings, grain, period_text, list(kpis), goals)
+    )
+    context = {"dashboard_body": cache.get(key) if key else None}
+    if context["dashboard_body"] is None:
+        goal_keys = {row[0] for row in goals}
+        try:
+            dashboard = build_dashboard(kpis, settings, grain, period_text, goal_keys)
+        except PeriodChoiceError as exc:
+            error, key = str(exc), None
+            dashboard = build_dashboard(kpis, settings, grain, None, goal_keys)
+        body_context = {
+            "dashboard": dashboard,
+            "currency": settings.reporting_currency,
+            "grains": [g.value for g in Grain],
+            "picker_error": error,
+            **dashboard_charts(dashboard, settings.reporting_currency),
+        }
+        context["dashboard"] = dashboard  # for tests that read what was shown
+        context["dashboard_body"] = render_to_string(
+            "web/dashboard_body.html", body_context, request
+        )
+        if key:
+            cache.set(key, context["dashboard_body"], TIMEOUT_S)
+    if request.htmx:
+        response = HttpResponse(context["dashboard_body"], status=400 if error else 200)
+    else:
+        response = render(request, "web/home.html", context, status=400 if error else 200)
     patch_vary_headers(response, ["HX-Request"])  # the body alone, or the whole page
     return response
 
