@@ -112,7 +112,7 @@ def test_sign_up_upload_and_the_dashboard_agrees_with_the_api(
 
     # The empty dashboard points to the upload.
     empty = page.locator("[data-empty-dashboard]")
-    assert "No numbers yet" in empty.inner_text()
+    assert "No data yet" in empty.inner_text()
     screenshots.take(page, "empty dashboard")
     empty.get_by_role("link", name="Upload a CSV or JSON file").click()
     page.wait_for_url(re.compile(r"/data/$"))
