@@ -118,6 +118,7 @@ SHARED_APPS = [
     "django_filters",
     "django_htmx",  # htmx as a static file and request.htmx (its middleware)
     "js_lib_vega_embed",  # vega, vega-lite and vega-embed as static files (KPI charts)
+    "django_htmx",  # htmx itself (static) and request.htmx (its middleware, below)
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",

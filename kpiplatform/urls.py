@@ -7,6 +7,7 @@ from kpiplatform.web import views as web_views
 
 urlpatterns = [
     path("", web_views.home, name="home"),
+    path("dashboard/cohorts/", web_views.dashboard_cohorts, name="dashboard-cohorts"),
     path("kpis/<str:key>/", web_views.kpi_detail, name="kpi"),
     # Drill-downs and the customer page.
     path("kpis/<str:key>/drill/", drill_pages.kpi_drill, name="kpi-drill"),

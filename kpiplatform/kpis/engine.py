@@ -83,8 +83,8 @@ def build_context() -> SqlKPIContext:
     return context
 
 
-def company_today(context: SqlKPIContext) -> dt.date:
-    """Today in the company's time zone."""
+def company_today(context: SqlKPIContext | CompanySettings) -> dt.date:
+    """Today in the company's time zone (of a context, or of the settings themselves)."""
     return timezone.now().astimezone(zoneinfo.ZoneInfo(context.time_zone)).date()
 
 
