@@ -14,11 +14,11 @@ from kpiplatform.kpis.engine import company_today
 from kpiplatform.kpis.models import CompanySettings
 from kpiplatform.kpis.registry import registered_kpis, registered_kpis_by_plugin
 from kpiplatform.sdk import Grain, Unit
-from kpiplatform.web.drill_pages import drill_url, has_drill
 from kpiplatform.web.charts import cohort_spec, dashboard_charts
 from kpiplatform.web.cohorts import cached_cohort_retention
 from kpiplatform.web.dashboard import CARD_KPIS, PeriodChoiceError, build_dashboard
 from kpiplatform.web.dashboard_cache import TIMEOUT_S, body_cache_key
+from kpiplatform.web.drill_pages import drill_url, has_drill
 from kpiplatform.web.goals import company_goals
 from kpiplatform.web.kpi_page import chart_spec, kpi_page
 
