@@ -190,7 +190,7 @@ def test_a_quota_exhausted_for_good_fails_the_run_in_words(acme, sandbox, connec
     run = last_run(acme)
     assert "Google Analytics quota exhausted (429 RESOURCE_EXHAUSTED)" in run.error
     assert "Exhausted property tokens per hour" in run.error
-    answer = acme.client("viewer").get(f"/api/v1/connections/{connected}/").json()
+    answer = acme.client("admin").get(f"/api/v1/connections/{connected}/").json()
     assert answer["health"] == "failing"
     assert traffic(acme) == {}
 

@@ -59,11 +59,11 @@ DATASETS = {"contacts": "leads", "deals": "deals", "feedback_submissions": "surv
 # referrals, direct and offline have no campaign (their drill-downs are engines, networks,
 # domains, pages and import kinds).
 CHANNELS = {
-    "ORGANIC_SEARCH": ("organic_search", None),
+    "ORGANIC_SEARCH": ("organic", None),
     "PAID_SEARCH": ("paid_search", "hs_analytics_source_data_1"),
     "PAID_SOCIAL": ("paid_social", "hs_analytics_source_data_2"),
     "EMAIL_MARKETING": ("email", "hs_analytics_source_data_1"),
-    "SOCIAL_MEDIA": ("organic_social", None),
+    "SOCIAL_MEDIA": ("social", None),
     "REFERRALS": ("referral", None),
     "AI_REFERRALS": ("referral", None),
     "DIRECT_TRAFFIC": ("direct", None),

@@ -143,7 +143,7 @@ def test_a_full_sync_maps_contacts_deals_and_feedback_exactly(acme, sandbox):
     )
     cy = leads["104"]  # reached the lead stage by going straight to opportunity
     assert moment(cy["created_at"]) == day(7)
-    assert (cy["channel"], cy["campaign"]) == ("organic_search", "")
+    assert (cy["channel"], cy["campaign"]) == ("organic", "")
 
     deals = rows(acme, "deals")
     assert {

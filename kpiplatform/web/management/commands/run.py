@@ -158,8 +158,9 @@ class Command(BaseCommand):
 
 
 def wait_until_listening(port: int, children: dict[str, subprocess.Popen]) -> None:
-    """Return once the web server accepts connections (or a child died, or 30 s passed)."""
-    deadline = time.monotonic() + 30
+    """Return once the web server accepts connections (or a child died, or 120 s passed: a
+    first start on a slow machine imports and checks everything before it listens)."""
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if any(child.poll() is not None for child in children.values()):
             return

@@ -87,8 +87,14 @@ def leads_per_day(hubspot: dict) -> Counter:
         if not group or not day:
             continue
         campaign = PLACEHOLDER_CAMPAIGN.get(group, "(not set)")
-        if group in CAMPAIGN_CHANNELS and props.get("hs_analytics_source_data_1"):
-            campaign = props["hs_analytics_source_data_1"]
+        # HubSpot keeps a paid social campaign in drill-down 2 (drill-down 1 is the network).
+        drill_down = (
+            "hs_analytics_source_data_2"
+            if group == "Paid Social"
+            else ("hs_analytics_source_data_1")
+        )
+        if group in CAMPAIGN_CHANNELS and props.get(drill_down):
+            campaign = props[drill_down]
         leads[(day, group, campaign)] += 1
     return leads
 
