@@ -185,9 +185,18 @@ def _render_and_send(delivery: ReportDelivery) -> str:
     if not recipients:
         _record(delivery, ReportDelivery.State.FAILED, error="The schedule has no recipients.")
         return delivery.state
-    report = build_report(schedule, report_period(schedule, delivery.period_start))
-    slug = Company.objects.get(schema_name=connection.schema_name).slug
-    message = build_message(report, recipients, company_url(slug, f"/reports/{schedule.pk}/"))
+    try:
+        report = build_report(schedule, report_period(schedule, delivery.period_start))
+        slug = Company.objects.get(schema_name=connection.schema_name).slug
+        message = build_message(report, recipients, company_url(slug, f"/reports/{schedule.pk}/"))
+    except Exception as exc:  # a chart or PDF that cannot be made: nothing was sent
+        logger.exception("report delivery %s: could not be rendered", delivery.pk)
+        _record(
+            delivery,
+            ReportDelivery.State.FAILED,
+            error=f"The report could not be rendered ({type(exc).__name__}: {exc}).",
+        )
+        return delivery.state
     mail = get_connection(fail_silently=False)
     try:
         mail.open()
