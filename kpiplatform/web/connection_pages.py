@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from kpiplatform.accounts.decorators import role_required
 from kpiplatform.accounts.models import Role
-from kpiplatform.connectors import configuration, sync
+from kpiplatform.connectors import configuration, sync, webhooks
 from kpiplatform.connectors.disconnect import SyncRunning, disconnect
 from kpiplatform.connectors.models import Connection, SyncRun
 from kpiplatform.connectors.secrets import SecretsUnreadable
@@ -153,7 +153,19 @@ def connection_detail(request, pk: int):
     }
     context["run"] = run = context["last_run"]
     context["polling"] = run is not None and run.status in SyncRun.ACTIVE
+    context["webhook_url"] = _webhook_url(request, connection)
     return render(request, "web/connection.html", context)
+
+
+def _webhook_url(request, connection: Connection) -> str:
+    """The address to paste into the upstream's webhook settings ("" when it has none)."""
+    try:
+        _plugin, connector = sync.connector_for(connection.connector)
+    except sync.UnknownConnector:
+        return ""
+    if not connector.accepts_webhooks:
+        return ""
+    return request.build_absolute_uri(webhooks.path_of(webhooks.endpoint_for(connection)))
 
 
 @role_required(Role.ADMIN)
