@@ -181,8 +181,11 @@ def test_signed_webhook_is_verified_and_a_failing_receiver_is_retried_without_de
             connection.set_schema_to_public()
             company.company.delete(force_drop=True)
 
-    # The good receiver had it before the failing one even answered its first try.
-    assert delivered_after < 1.5, delivered_after
+    # The good receiver had it before the failing one even answered its first try (measured
+    # from the failing receiver's first request, not from the import: a loaded machine may
+    # take long to pick up the tasks at all).
+    failing_answered = failing.requests[0][0] + 1.5
+    assert good.requests[0][0] < failing_answered, (delivered_after, failing.requests[0][0])
     (_, headers, body), (_, _, resolved_body) = good.requests
     assert verify(SECRET, headers, body)
     assert not verify(SECRET, headers, body.replace(b"420", b"999"))  # tampered
@@ -200,11 +203,13 @@ def test_signed_webhook_is_verified_and_a_failing_receiver_is_retried_without_de
     # Three tries in all, the same delivery key each time, then failed with the reason.
     assert [n for n, ok, _ in log] == [1, 2, 3] and not any(ok for _, ok, _ in log)
     assert all("HTTP 500" in error for _, _, error in log)
-    assert len(failing.requests) == 3
-    assert {h["X-KPI-Delivery"] for _, h, _ in failing.requests} == {str(failed_delivery.key)}
+    # The fired notice's tries (the resolved notice, a delivery of its own with its own key,
+    # may reach the failing receiver too before the test stops it).
+    tries = [r for r in failing.requests if r[1]["X-KPI-Delivery"] == str(failed_delivery.key)]
+    assert len(tries) == 3 and tries == failing.requests[:3]
     assert failed_delivery.error.endswith("The receiver answered HTTP 500.")
     # Backoff: the tries are spread out (0.2 s, then 0.4 s, after each 1.5 s answer).
-    times = [t for t, _, _ in failing.requests]
+    times = [t for t, _, _ in tries]
     assert times[1] - times[0] >= 1.5 + 0.2 and times[2] - times[1] >= 1.5 + 0.4
 
 

@@ -89,6 +89,7 @@ def _api_paths(resolver: URLResolver, prefix: str = "") -> list[str]:
         "name": "kpiplatform-kpis",
         "pk": "1",
         "connection_pk": "1",
+        "source": "import",
         "format": "csv",
     }
     paths = []
