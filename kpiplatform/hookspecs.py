@@ -61,8 +61,11 @@ def register_connectors() -> list[Connector]:
 def register_notification_channels() -> list[NotificationChannel]:
     """Return the notification channels this plugin provides (e-mail, webhook, chat, ...).
 
-    Alerts and reports deliver through channels; a channel declares its configuration form
-    and ``send(config, message)``. Keys are unique across plugins, first registered wins.
+    Alerts and reports deliver through channels; a channel declares its configuration form,
+    ``validate(config)`` (since 1.4: raise ``ValueError`` with a message to refuse a
+    configuration when a company saves it) and ``send(config, message)``, which raises when
+    delivery fails (the platform retries with backoff and keeps a delivery log). Keys are
+    unique across plugins, first registered wins.
 
     :returns: A list of :class:`kpiplatform.sdk.NotificationChannel` instances.
 

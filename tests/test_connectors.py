@@ -97,7 +97,7 @@ def test_admins_create_a_connection_whose_secret_is_never_returned(acme, feed):
     assert body["health"] == "ok"
     assert KEY not in response.content.decode()
     for path in ("/api/v1/connections/", f"/api/v1/connections/{body['id']}/"):
-        answer = acme.client("viewer").get(path)
+        answer = acme.client("admin").get(path)
         assert answer.status_code == 200
         assert KEY not in answer.content.decode()
     with acme.activate():
@@ -107,17 +107,22 @@ def test_admins_create_a_connection_whose_secret_is_never_returned(acme, feed):
         assert stored.secret_values() == {"api_key": KEY}
 
 
-def test_members_read_connections_but_only_admins_manage_them(acme, feed):
-    assert create(acme, feed, role="analyst").status_code == 403
+@pytest.mark.parametrize("role", ["analyst", "viewer"])
+def test_only_admins_read_or_manage_connections_as_on_the_pages(acme, feed, role):
+    assert create(acme, feed, role=role).status_code == 403
     created = create(acme, feed).json()
-    viewer = acme.client("viewer")
-    assert viewer.get("/api/v1/connections/").status_code == 200
+    member = acme.client(role)
     url = f"/api/v1/connections/{created['id']}/"
-    assert viewer.patch(url, {"name": "x"}, content_type="application/json").status_code == 403
-    assert viewer.post(url + "sync/").status_code == 403
-    assert viewer.post(url + "check/").status_code == 403
-    assert viewer.delete(url).status_code == 403
-    assert viewer.get(url + "runs/").status_code == 200
+    for path in ("/api/v1/connectors/", "/api/v1/connections/", url, url + "runs/"):
+        answer = member.get(path)
+        assert answer.status_code == 403, path
+        assert answer.json()["error"]["message"] == "This needs the Admin role."
+    assert member.patch(url, {"name": "x"}, content_type="application/json").status_code == 403
+    assert member.post(url + "sync/").status_code == 403
+    assert member.post(url + "check/").status_code == 403
+    assert member.delete(url + "?keep_data=false").status_code == 403
+    with acme.activate():
+        assert Connection.objects.get().name == "Shop"
 
 
 @pytest.mark.parametrize(
@@ -204,7 +209,7 @@ def test_a_failing_page_fails_the_run_in_words_and_the_next_sync_resumes_after_t
         sync.start(connection)
     assert run_queued(acme, created["id"]).startswith("failed")
     assert customers(acme) == ["c001", "c002"]  # the first page stays
-    client = acme.client("viewer")
+    client = acme.client("admin")
     (failed,) = client.get(f"/api/v1/connections/{created['id']}/runs/").json()["results"]
     assert failed["status"] == "failed"
     assert "Upstream answered 500 Internal Server Error on page 1" in failed["error"]
@@ -327,17 +332,19 @@ def test_globex_cannot_see_or_touch_acmes_connection(acme, globex, feed):
     assert intruder.get(url + "runs/").status_code == 404
     assert intruder.post(url + "sync/").status_code == 404
     assert intruder.post(url + "check/").status_code == 404
-    assert intruder.delete(url).status_code == 404
+    assert intruder.delete(url + "?keep_data=false").status_code == 404
     with acme.activate():
         assert Connection.objects.filter(pk=created["id"]).exists()
 
 
-def test_deleting_a_connection_keeps_what_it_brought(acme, feed):
+def test_disconnecting_with_keep_data_keeps_what_it_brought(acme, feed):
     created = create(acme, feed).json()
     with acme.activate():
         sync.start(Connection.objects.get(pk=created["id"]))
     run_queued(acme, created["id"])
-    assert acme.client().delete(f"/api/v1/connections/{created['id']}/").status_code == 204
+    answer = acme.client().delete(f"/api/v1/connections/{created['id']}/?keep_data=true")
+    assert answer.status_code == 200
+    assert answer.json() == {"source": "listsource", "keep_data": True, "deleted": {}}
     with acme.activate():
         assert not Connection.objects.exists()
         assert not SyncRun.objects.exists()
@@ -497,7 +504,19 @@ def test_a_second_task_for_a_connection_whose_sync_runs_elsewhere_leaves_it_alon
         assert customers(acme) == []
         with acme.activate():
             assert SyncRun.objects.get().status == SyncRun.Status.QUEUED
-    # Its session ended: the lease is free again.
+    # Its session ended: the lease is free again (once the server has ended that session,
+    # which happens a moment after the client closed it).
+    deadline = time.monotonic() + 10
+    with psycopg.connect(database_url_for_subprocess(), autocommit=True) as probe:
+        while time.monotonic() < deadline:
+            held = probe.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND objid::int = hashtext(%s)",
+                [key],
+            ).fetchone()[0]
+            if not held:
+                break
+            time.sleep(0.05)
     assert run_queued(acme, created["id"]) == "succeeded: 3 pages"
 
 

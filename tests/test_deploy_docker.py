@@ -147,7 +147,11 @@ def test_the_image_collects_the_static_files_that_debug_0_serves(tmp_path):
         "KPI_ALLOW_CONSOLE_EMAIL": "1",
         "STATIC_ROOT": str(tmp_path),
     }
-    names = ["kpiplatform/app.css", "js_lib_vega_embed/vega-embed-full.js", "htmx/htmx.min.js"]
+    names = [
+        "kpiplatform/app.css",
+        "js_lib_vega_embed/vega-embed-full.js",
+        "django_htmx/htmx-2.min.js",
+    ]
     script = (
         "import django, sys; django.setup()\n"
         "from django.templatetags.static import static\n"

@@ -111,7 +111,21 @@ def test_pages_for_visitors(acme, path):
 @pytest.mark.parametrize("role", ["admin", "analyst", "viewer"])
 @pytest.mark.parametrize(
     "path",
-    ["/", "/kpis/mrr/", "/data/", "/data/spend/", "/team/", "/tokens/", "/plugins/", "/settings/"],
+    [
+        "/",
+        "/kpis/mrr/",
+        "/kpis/churned_mrr/drill/?period=2025-02-01",
+        "/data/",
+        "/data/spend/",
+        "/team/",
+        "/tokens/",
+        "/plugins/",
+        "/settings/",
+        "/connections/",
+        "/connections/add/listsource/",
+        "/reports/",
+        "/reports/new/",
+    ],
 )
 def test_member_pages(acme, role, path):
     client = acme.client(role)
@@ -130,6 +144,26 @@ def test_the_admin_pages_have_the_forms_this_test_checks(acme):
     }
     assert all(counts.values()), counts  # invitation and token forms are audited, not absent
     assert audit_page(client, "/settings/").controls
+    # The report form: name, frequency, a box per KPI and per member, addresses, enabled.
+    assert len(audit_page(acme.client("analyst"), "/reports/new/").controls) > 10
+
+
+def test_the_connection_pages_label_every_field_kind(acme, tmp_path):
+    from kpiplatform.connectors.models import Connection
+
+    client = acme.client("admin")
+    add = audit_page(client, "/connections/add/listsource/")
+    # name, the five declared fields (text, secret, text, boolean, choice) and the schedule
+    assert len(add.controls) == 7
+    with acme.activate():
+        created = Connection(connector="listsource", config={"feed": str(tmp_path / "f.json")})
+        created.set_secrets({"api_key": "lsk_audit"})
+        created.save()
+    connection.set_schema_to_public()
+    for path in ("", "edit/", "disconnect/"):
+        page = f"/connections/{created.pk}/{path}"
+        assert_accessible(audit_page(client, page), page)
+    assert len(audit_page(client, f"/connections/{created.pk}/disconnect/").controls) == 2
 
 
 def test_the_audit_finds_an_input_without_a_label():

@@ -84,7 +84,8 @@ def test_kpi_page_shows_the_stored_series_and_the_breakdown_by_country(worked_ex
 def test_home_links_every_kpi_to_its_page(worked_example):
     response = worked_example.client("analyst").get("/")
     html = response.content.decode()
-    keys = [row.kpi.key for row in response.context["summary"].rows]
+    dashboard = response.context["dashboard"]
+    keys = [row.kpi.key for row in dashboard.cards + dashboard.others]
     assert keys
     for key in keys:
         assert f'href="/kpis/{key}/"' in html

@@ -1,4 +1,4 @@
-"""``/api/v1/connectors/`` and ``/api/v1/connections/``: admins manage, members read.
+"""``/api/v1/connectors/`` and ``/api/v1/connections/``: an admin's, as the pages.
 
 Secret fields are write-only: a request may set them, no answer ever carries them (an answer
 says only which ones are set).
@@ -7,18 +7,22 @@ says only which ones are set).
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kpiplatform.accounts.permissions import role_permission
-from kpiplatform.connectors import sync
+from kpiplatform.connectors import configuration, sync
+from kpiplatform.connectors.disconnect import SyncRunning, disconnect
 from kpiplatform.connectors.models import Connection, SyncRun
 from kpiplatform.connectors.secrets import SecretsUnreadable
 from kpiplatform.plugins import registry
 from kpiplatform.sdk import ConfigField
+
+# Connections are an admin's, reads included: the same rule as the connection pages.
+ADMINS = role_permission("admin", to_read=True)
 
 
 class FieldSerializer(serializers.Serializer):
@@ -27,6 +31,10 @@ class FieldSerializer(serializers.Serializer):
     kind = serializers.CharField()
     required = serializers.BooleanField()
     help_text = serializers.CharField()
+    choices = serializers.ListField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="For kind choice: [value, label] pairs.",
+    )
 
 
 class ConnectorSerializer(serializers.Serializer):
@@ -39,7 +47,7 @@ class ConnectorSerializer(serializers.Serializer):
 class ConnectorList(APIView):
     """The connectors the company's enabled plugins provide, with their forms."""
 
-    permission_classes = [role_permission("admin")]
+    permission_classes = [ADMINS]
 
     @extend_schema(responses=ConnectorSerializer(many=True))
     def get(self, request):
@@ -57,26 +65,23 @@ class ConnectorList(APIView):
 
 def _fields(connector_key: str) -> tuple[ConfigField, ...]:
     try:
-        return sync.connector_for(connector_key)[1].config_fields
+        return configuration.fields_of(connector_key)
     except sync.UnknownConnector as exc:
         raise ValidationError({"connector": [str(exc)]}) from exc
 
 
-def _readable_secrets(connection: Connection) -> dict:
-    """The stored secrets, or none when no key decrypts them (lost key): the admin sets them
-    again, the required ones being asked for."""
-    try:
-        return connection.secret_values()
-    except SecretsUnreadable:
-        return {}
-
-
 class ConnectionSerializer(serializers.ModelSerializer):
     secrets = serializers.DictField(
-        write_only=True, required=False, help_text="Secret fields; never returned."
+        write_only=True,
+        required=False,
+        help_text="Secret fields; never returned. Left out: kept; empty or null: cleared.",
     )
     secrets_set = serializers.SerializerMethodField()
     last_run = serializers.SerializerMethodField()
+    next_sync_at = serializers.SerializerMethodField(
+        help_text="When the schedule starts the next sync (within a minute); null when it "
+        "starts none: only when asked, credentials refused, or a sync on its way."
+    )
 
     class Meta:
         model = Connection
@@ -88,6 +93,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "secrets",
             "secrets_set",
             "schedule_minutes",
+            "next_sync_at",
             "health",
             "health_reason",
             "state",
@@ -97,12 +103,26 @@ class ConnectionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["health", "health_reason", "state", "created_at", "updated_at"]
 
+    def _last_run(self, obj: Connection) -> SyncRun | None:
+        if not hasattr(obj, "_last_run"):
+            obj._last_run = obj.runs.first()
+        return obj._last_run
+
     def get_secrets_set(self, obj: Connection) -> list[str]:
-        return sorted(_readable_secrets(obj))
+        return sorted(configuration.readable_secrets(obj))
 
     def get_last_run(self, obj: Connection) -> dict | None:
-        last = obj.runs.first()
+        last = self._last_run(obj)
         return SyncRunSerializer(last).data if last is not None else None
+
+    def get_next_sync_at(self, obj: Connection) -> str | None:
+        due = sync.next_sync_at(obj, self._last_run(obj))
+        return serializers.DateTimeField().to_representation(due) if due else None
+
+    def validate_schedule_minutes(self, value: int) -> int:
+        if problem := configuration.schedule_problem(value):
+            raise ValidationError(problem)
+        return value
 
     def validate(self, attrs):
         instance: Connection | None = self.instance
@@ -111,54 +131,30 @@ class ConnectionSerializer(serializers.ModelSerializer):
         ):
             raise ValidationError({"connector": ["A connection's connector cannot change."]})
         key = attrs.get("connector") or instance.connector
-        fields = {f.name: f for f in _fields(key)}
-        secret_names = {n for n, f in fields.items() if f.kind == "secret"}
-        config = {**(instance.config if instance else {}), **attrs.get("config", {})}
-        secrets = {**(_readable_secrets(instance) if instance else {}), **attrs.get("secrets", {})}
-        errors = {}
-        for name in set(attrs.get("config", {})) - (set(fields) - secret_names):
-            where = "it is a secret: send it in secrets" if name in secret_names else "unknown"
-            errors.setdefault("config", []).append(f"{name}: {where}.")
-        for name in set(attrs.get("secrets", {})) - secret_names:
-            errors.setdefault("secrets", []).append(f"{name}: not a secret field of {key}.")
-        for name, field in fields.items():
-            given = secrets.get(name) if name in secret_names else config.get(name)
-            if field.required and given in (None, ""):
-                target = "secrets" if name in secret_names else "config"
-                errors.setdefault(target, []).append(f"{name}: required ({field.label}).")
-        if errors:
+        checked = configuration.check_values(
+            _fields(key), attrs.get("config", {}), attrs.get("secrets", {}), instance
+        )
+        if checked.problems:
+            errors: dict[str, list[str]] = {}
+            for problem in checked.problems:
+                errors.setdefault(problem.target, []).append(str(problem))
             raise ValidationError(errors)
-        attrs["config"] = config
-        attrs["secrets"] = secrets
+        attrs["checked"] = checked
+        attrs.pop("config", None)
+        attrs.pop("secrets", None)
         return attrs
 
     def create(self, validated_data):
-        secrets = validated_data.pop("secrets")
-        if Connection.objects.filter(connector=validated_data["connector"]).exists():
-            raise ValidationError(
-                {"connector": ["This company already has a connection to this connector."]}
-            )
-        connection = Connection(**validated_data)
-        connection.set_secrets(secrets)
-        connection.save()
-        return connection
+        checked = validated_data.pop("checked")
+        try:
+            return configuration.create(checked=checked, **validated_data)
+        except configuration.AlreadyConnected as exc:
+            raise ValidationError({"connector": [str(exc)]}) from exc
 
     def update(self, instance, validated_data):
-        secrets = validated_data.pop("secrets")
-        new_secrets = secrets != _readable_secrets(instance)
-        for attr, value in validated_data.items():
-            setattr(instance, attr, value)
-        instance.set_secrets(secrets)
-        if new_secrets and instance.health == Connection.Health.NEEDS_CREDENTIALS:
-            # New credentials: the schedule tries them again.
-            instance.health, instance.health_reason = Connection.Health.OK, ""
-        # Only what the request changes: a sync running meanwhile stores the cursor (state)
-        # and the health, which a full save would put back to what this request read.
-        fields = [*validated_data, "secrets_encrypted", "updated_at"]
-        if new_secrets:
-            fields += ["health", "health_reason"]
-        instance.save(update_fields=fields)
-        return instance
+        checked = validated_data.pop("checked")
+        validated_data.pop("connector", None)
+        return configuration.update(instance, checked, **validated_data)
 
 
 class SyncRunSerializer(serializers.ModelSerializer):
@@ -179,20 +175,62 @@ class SyncRunSerializer(serializers.ModelSerializer):
 
 
 class ConnectionList(generics.ListCreateAPIView):
-    """The company's connections; admins add one (``POST``)."""
+    """The company's connections (admins only, as the pages); ``POST`` adds one."""
 
-    permission_classes = [role_permission("admin")]
+    permission_classes = [ADMINS]
     serializer_class = ConnectionSerializer
     queryset = Connection.objects.all()
     pagination_class = None  # a handful per company
 
 
-class ConnectionDetail(generics.RetrieveUpdateDestroyAPIView):
-    """One connection. ``DELETE`` removes it and its run history; the records it brought stay."""
+class SyncRunningConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "sync_running"
 
-    permission_classes = [role_permission("admin")]
+
+class DisconnectedSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    keep_data = serializers.BooleanField()
+    deleted = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Records removed per dataset."
+    )
+
+
+KEEP_DATA = OpenApiParameter(
+    "keep_data",
+    bool,
+    required=True,
+    description="true: the records the connection brought stay (under its source); false: "
+    "they are removed from every dataset and the KPIs recomputed.",
+)
+
+
+class ConnectionDetail(generics.RetrieveUpdateDestroyAPIView):
+    """One connection. ``DELETE ?keep_data=true|false`` disconnects it: the connection and
+    its run history go; the records it brought stay or are removed, as asked."""
+
+    permission_classes = [ADMINS]
     serializer_class = ConnectionSerializer
     queryset = Connection.objects.all()
+
+    @extend_schema(parameters=[KEEP_DATA], responses={200: DisconnectedSerializer, 409: None})
+    def delete(self, request, *args, **kwargs):
+        connection = self.get_object()
+        choice = request.query_params.get("keep_data", "").lower()
+        if choice not in ("true", "false"):
+            raise ValidationError(
+                {
+                    "keep_data": [
+                        "Say whether to keep the records this connection brought: "
+                        "keep_data=true (they stay) or keep_data=false (they are removed)."
+                    ]
+                }
+            )
+        try:
+            result = disconnect(connection, keep_data=choice == "true")
+        except SyncRunning as exc:
+            raise SyncRunningConflict(str(exc)) from exc
+        return Response(DisconnectedSerializer(result).data)
 
 
 class CheckResultSerializer(serializers.Serializer):
@@ -204,7 +242,7 @@ class CheckResultSerializer(serializers.Serializer):
 class ConnectionCheck(APIView):
     """``POST``: test the credentials with the connector; the answer says what is wrong."""
 
-    permission_classes = [role_permission("admin", to_read=True)]
+    permission_classes = [ADMINS]
 
     @extend_schema(request=None, responses=CheckResultSerializer)
     def post(self, request, pk: int):
@@ -226,7 +264,7 @@ class ConnectionSync(APIView):
     """``POST``: sync now. 202 with the queued run, or, when a sync of this connection is
     already queued or running, 409 with that run (the request joins it)."""
 
-    permission_classes = [role_permission("admin", to_read=True)]
+    permission_classes = [ADMINS]
 
     @extend_schema(request=None, responses={202: SyncStartedSerializer, 409: SyncStartedSerializer})
     def post(self, request, pk: int):
@@ -247,7 +285,7 @@ class ConnectionSync(APIView):
 class SyncRunList(generics.ListAPIView):
     """The connection's sync runs, newest first (paginated)."""
 
-    permission_classes = [role_permission("admin")]
+    permission_classes = [ADMINS]
     serializer_class = SyncRunSerializer
 
     def get_queryset(self):
@@ -280,3 +318,15 @@ class ConnectionWebhook(APIView):
             )
         path = webhooks.path_of(webhooks.endpoint_for(connection))
         return Response({"url": request.build_absolute_uri(path)})
+
+
+class SyncRunDetail(generics.RetrieveAPIView):
+    """One sync run: poll it for the live progress (pages, counts per dataset, progress)."""
+
+    permission_classes = [ADMINS]
+    serializer_class = SyncRunSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return SyncRun.objects.none()
+        return SyncRun.objects.filter(connection_id=self.kwargs["connection_pk"])

@@ -121,11 +121,25 @@ def start_due() -> int:
                 sync_connection.delay(connection.pk)
                 sent += 1
             continue
-        begun = last.started_at or last.queued_at if last is not None else None
-        if begun is None or begun + dt.timedelta(minutes=connection.schedule_minutes) <= now:
+        due = next_sync_at(connection, last)
+        if due is not None and due <= now:
             _run, joined = start(connection, trigger="schedule")
             sent += not joined
     return sent
+
+
+def next_sync_at(connection: Connection, last: SyncRun | None) -> dt.datetime | None:
+    """When the schedule next starts a sync of ``connection`` (``last``: its newest run):
+    ``schedule_minutes`` after the last run began, or at once if it never ran; ``None`` when the
+    schedule starts none (only when asked, or credentials refused) or one is on its way.
+    The minute's tick starts it, so it begins within a minute of this moment."""
+    if connection.schedule_minutes == 0 or connection.health == Connection.Health.NEEDS_CREDENTIALS:
+        return None
+    if last is None:
+        return connection.created_at  # never synced: due since it exists
+    if last.status in SyncRun.ACTIVE:
+        return None
+    return (last.started_at or last.queued_at) + dt.timedelta(minutes=connection.schedule_minutes)
 
 
 def companies_with_schedules(schema_names: list[str]) -> list[str]:
@@ -147,7 +161,7 @@ def companies_with_schedules(schema_names: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def _lease(connection_id: int) -> Iterator[bool]:
+def lease(connection_id: int) -> Iterator[bool]:
     """The connection's advisory lock in this database session, if free (True)."""
     key = f"kpiplatform.connectors.sync:{db_connection.schema_name}:{connection_id}"
     with db_connection.cursor() as cursor:
@@ -163,7 +177,7 @@ def _lease(connection_id: int) -> Iterator[bool]:
 
 def run(connection_id: int) -> str:
     """Run the queued or running sync of the connection (the task's body); say what happened."""
-    with _lease(connection_id) as taken:
+    with lease(connection_id) as taken:
         if not taken:
             return "busy: another task is running this connection's sync"
         with transaction.atomic():

@@ -14,4 +14,9 @@ urlpatterns = [
         api.ConnectionWebhook.as_view(),
         name="api-connection-webhook",
     ),
+    path(
+        "connections/<int:connection_pk>/runs/<int:pk>/",
+        api.SyncRunDetail.as_view(),
+        name="api-connection-run",
+    ),
 ]

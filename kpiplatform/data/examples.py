@@ -48,9 +48,9 @@ EXAMPLES: dict[str, str] = {
         "li-2025-01,2025-01-31,paid_social,,80000,USD\n"
     ),
     "web_traffic": (
-        "external_id,day,channel,sessions,engaged_sessions,key_event_sessions,users,revenue_minor,ad_cost_minor,currency\n"
-        "2025-01-14/organic,2025-01-14,organic,1200,800,35,950,0,0,USD\n"
-        "2025-01-14/paid_search,2025-01-14,paid_search,400,220,12,380,0,9100,USD\n"
+        "external_id,day,channel,campaign,sessions,engaged_sessions,key_events,key_event_sessions,users,revenue_minor,ad_cost_minor,currency\n"
+        "2025-01-14/organic,2025-01-14,organic,,1200,800,41,35,950,0,0,USD\n"
+        "2025-01-14/paid_search/winter-sale,2025-01-14,paid_search,winter-sale,400,220,15,12,380,0,9100,USD\n"
     ),
     "survey_responses": (
         "external_id,customer_ref,kind,score,scale_min,scale_max,responded_at\n"

@@ -281,6 +281,7 @@ RECORD_RULES: dict[str, tuple[Callable[[dict], list[tuple[str, str]]], ...]] = {
         _non_negative(
             "sessions",
             "engaged_sessions",
+            "key_events",
             "key_event_sessions",
             "users",
             "revenue_minor",

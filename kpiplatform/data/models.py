@@ -218,15 +218,18 @@ class Spend(CanonicalRecord):
 
 
 class WebTraffic(CanonicalRecord):
-    """Daily, additive web counts per channel. ``users`` is never summed across rows."""
+    """Daily, additive web counts per channel and campaign. ``users`` is never summed across
+    rows."""
 
     dataset = "web_traffic"
     date_field = "day"
 
     day = models.DateField()
     channel = models.CharField(max_length=100, blank=True, default="")
+    campaign = models.CharField(max_length=255, blank=True, default="")
     sessions = models.BigIntegerField(default=0)
     engaged_sessions = models.BigIntegerField(default=0)
+    key_events = models.BigIntegerField(default=0)
     key_event_sessions = models.BigIntegerField(default=0)
     users = models.BigIntegerField(default=0)
     revenue_minor = models.BigIntegerField(default=0)

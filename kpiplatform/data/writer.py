@@ -93,6 +93,7 @@ class _DatasetPlan:
     copy_sql: str
     upsert_sql: str
     delete_sql: str = field(default="")
+    purge_sql: str = field(default="")
 
 
 # The statements of every dataset, templated once per dataset by _plan with psycopg.sql:
@@ -128,6 +129,14 @@ DELETE_SQL = sql.SQL("""
         RETURNING {day} AS day
     )
     SELECT count(*), min({date}), max({date}) FROM gone
+""")
+# Every record of a source, tombstones too: what a disconnected source brought, removed.
+PURGE_SQL = sql.SQL("""
+    WITH gone AS (
+        DELETE FROM {table} t WHERE t.source = %(source)s
+        RETURNING {day} AS day, t.deleted_at IS NULL AS live
+    )
+    SELECT count(*) FILTER (WHERE live), count(*), min({date}), max({date}) FROM gone
 """)
 CREATE_STAGING_SQL = sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({column_defs})")
 COPY_SQL = sql.SQL("COPY {staging} ({columns}) FROM STDIN")
@@ -192,6 +201,7 @@ def _plan(dataset: str) -> _DatasetPlan:
         old_date=calendar_day("old_day"),
     )
     delete_sql = DELETE_SQL.format(table=table, day=record_day("t"), date=calendar_day("day"))
+    purge_sql = PURGE_SQL.format(table=table, day=record_day("t"), date=calendar_day("day"))
     # Django field types ("varchar(255)", "numeric(20, 10)"...) are SQL, not identifiers.
     staging_columns = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.db_type)) for c in columns
@@ -229,6 +239,7 @@ def _plan(dataset: str) -> _DatasetPlan:
         ).as_string(),
         upsert_sql=upsert_sql.as_string(),
         delete_sql=delete_sql.as_string(),
+        purge_sql=purge_sql.as_string(),
     )
 
 
@@ -380,6 +391,18 @@ class BulkWriter:
                 high = page_high if high is None else max(high, page_high or high)
         self._finish(plan, counts, low, high)
         return counts.deleted
+
+    def purge(self, dataset: str) -> int:
+        """Delete every record of this source in ``dataset``, tombstones too (the data of a
+        source disconnected with its data); return how many were live. The days they fell
+        on are recomputed like any other change."""
+        plan = self._prepare(dataset)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(plan.purge_sql, {"source": self.source})
+            live, removed, low, high = cursor.fetchone()
+        counts = WriteCounts(deleted=live)
+        self._finish(plan, counts, low if removed else None, high if removed else None)
+        return live
 
     def _prepare(self, dataset: str) -> _DatasetPlan:
         # Canonical tables exist only in company schemas; say so rather than fail on SQL.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kpiplatform.facts.labels import label_sql
+from kpiplatform.facts.labels import label_sql, labels_join_sql
 from kpiplatform.sdk import CUSTOMER_FACTS_TABLE, MRR_MOVEMENTS_TABLE, PAYMENT_DAYS_TABLE
 
 # The customers whose facts a refresh recomputes, in a temporary table of the transaction.
@@ -47,8 +47,7 @@ def _customer_facts_sql(scoped: bool) -> str:
             GROUP BY source, customer_ref
             HAVING min(first_day) IS NOT NULL
         ) f
-        LEFT JOIN data_customers c
-               ON c.source = f.source AND c.external_id = f.customer_ref AND c.deleted_at IS NULL
+        {labels_join_sql("f")}
     """
 
 

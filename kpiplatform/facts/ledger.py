@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from kpiplatform.facts.labels import label_sql
+from kpiplatform.facts.labels import label_sql, labels_join_sql
 from kpiplatform.facts.models import LedgerDirtyCustomer, LedgerState
 from kpiplatform.facts.money import (
     DAY_RATES,
@@ -205,8 +205,7 @@ MRR_DAYS_SQL = f"""
            sum(least(m.mrr_after - m.mrr_before, 0)) FILTER (WHERE m.mrr_before > 0),
            count(*) FILTER (WHERE m.mrr_before > 0 AND m.mrr_after = 0)
     FROM {MOVEMENTS_TABLE} m
-    LEFT JOIN data_customers c
-           ON c.source = m.source AND c.external_id = m.customer_ref AND c.deleted_at IS NULL
+    {labels_join_sql("m")}
     {{where}}
     GROUP BY 1, 2, 3
 """

@@ -253,6 +253,51 @@ class RelabelledCustomer(models.Model):
         return f"{self.source}:{self.customer_ref}"
 
 
+class CustomerLabel(models.Model):
+    """A customer's labels as every fact uses them: its own country, and its own channel and
+    campaign, or those of the lead it came from when its channel is empty
+    (:mod:`kpiplatform.facts.identity`). A view (migration 0002) over the customers and the
+    leads, so always current; changing a column type of either table means recreating it."""
+
+    pk = models.CompositePrimaryKey("source", "customer_ref")
+    source = models.CharField(max_length=64)
+    customer_ref = models.CharField(max_length=255)
+    country = models.CharField(max_length=2)
+    channel = models.CharField(max_length=100)
+    campaign = models.CharField(max_length=255)
+    lead_source = models.CharField(max_length=64)  # "" when none
+    lead_ref = models.CharField(max_length=255)
+
+    class Meta:
+        managed = False
+        db_table = "kpis_customer_label"
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.customer_ref} {self.channel}"
+
+
+class LeadCustomer(models.Model):
+    """A lead and the customer it became, in any source (:mod:`kpiplatform.facts.identity`):
+    a view (migration 0002), always current."""
+
+    pk = models.CompositePrimaryKey("source", "lead_ref")
+    source = models.CharField(max_length=64)
+    lead_ref = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+    channel = models.CharField(max_length=100)
+    campaign = models.CharField(max_length=255)
+    customer_source = models.CharField(max_length=64)  # "" when none
+    customer_ref = models.CharField(max_length=255)
+    customer_at = models.DateTimeField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "kpis_lead_customer"
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.lead_ref} -> {self.customer_source}:{self.customer_ref}"
+
+
 class LedgerState(models.Model):
     """Single row: when the ledger was last built (none: never, the next build is full)."""
 

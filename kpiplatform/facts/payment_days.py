@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kpiplatform.facts.customer_facts import CUSTOMER_SCOPE
-from kpiplatform.facts.labels import label_sql
+from kpiplatform.facts.labels import label_sql, labels_join_sql
 from kpiplatform.facts.money import (
     DAY_RATES,
     create_day_rates,
@@ -141,8 +141,7 @@ def _revenue_days_sql(scoped: bool) -> str:
                sum(d.payments), sum(d.charges), sum(d.orders),
                count(*) FILTER (WHERE {first_charge}), {paying}
         FROM {PAYMENT_DAYS_TABLE} d
-        LEFT JOIN data_customers c
-               ON c.source = d.source AND c.external_id = d.customer_ref AND c.deleted_at IS NULL
+        {labels_join_sql("d")}
         WHERE d.payments > 0 {scope}
         GROUP BY 1, 2, 3
     """

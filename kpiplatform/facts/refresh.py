@@ -8,7 +8,10 @@ Order matters, each step reads the ones before:
 3. the customers whose labels changed (recorded by triggers on the customers): their
    payment days join the revenue days to rebuild, the MRR days of their movements are
    rebuilt;
-4. the customer facts of every customer touched above (:mod:`.customer_facts`);
+   (a customer's labels come from the lead it came from when it has no channel: leads
+   written relabel their customers too, :mod:`.identity`);
+4. the customer facts of every customer touched above (:mod:`.customer_facts`), and the
+   first day of the leads those customers may have converted (``LEAD_CUSTOMERS``);
 5. the revenue days of the days touched above.
 
 :func:`refresh` does it for one batch of changes and says from which day each dataset and
@@ -24,12 +27,13 @@ from collections.abc import Iterable
 
 from django.db import connection, transaction
 
-from kpiplatform.facts import customer_facts, ledger, payment_days
+from kpiplatform.facts import customer_facts, identity, ledger, payment_days
 from kpiplatform.facts.customer_facts import CUSTOMER_SCOPE
 from kpiplatform.facts.models import RelabelledCustomer
 from kpiplatform.facts.payment_days import REVENUE_SCOPE
 from kpiplatform.sdk import (
     FIRST_PAID_DAYS,
+    LEAD_CUSTOMERS,
     MRR_DAYS_TABLE,
     MRR_MOVEMENTS_TABLE,
     MRR_PLAN_DAYS_TABLE,
@@ -70,7 +74,8 @@ def _rebuild_after_ledger(context: KPIContext) -> None:
 
 def refresh(context: KPIContext, changes: DatasetChanges) -> dict[str, dt.date | None] | None:
     """Refresh what ``changes`` touch; return the first day from which each changed dataset
-    and derived fact (``FIRST_PAID_DAYS``, ``REVENUE_TO_DATE``) differs, or None when the
+    and derived fact (``FIRST_PAID_DAYS``, ``REVENUE_TO_DATE``, ``LEAD_CUSTOMERS``) differs, or
+    None when the
     facts were rebuilt entirely (every KPI and period may have moved)."""
     # The writer reports the days a change may fall on in any time zone (the UTC days of
     # timestamps, widened by a day on each side): they are the company's days to refresh.
@@ -90,14 +95,19 @@ def refresh(context: KPIContext, changes: DatasetChanges) -> dict[str, dt.date |
             changed["mrr_segments"] = min(changed["mrr_segments"], build.first_changed_day)
         rebuilt_customers = build.rebuilt
     days = changes.ranges.get("payments")
-    if days or rebuilt_customers or "customers" in changed:
-        first_paid, revenue, relabelled = _refresh_after_ledger(context, days, rebuilt_customers)
+    # Leads relabel the customers they match (their channel and campaign).
+    if days or rebuilt_customers or "customers" in changed or "leads" in changed:
+        first_paid, revenue, relabelled, leads = _refresh_after_ledger(
+            context, days, rebuilt_customers
+        )
         for name, day in (
             (FIRST_PAID_DAYS, first_paid),
             (REVENUE_TO_DATE, revenue),
             # A customer's new labels move the breakdowns of all its days, before the day
             # the writer reports for the customer (its creation) too.
             ("customers", relabelled),
+            # A customer's first payment converts the leads it matches, created long before.
+            (LEAD_CUSTOMERS, leads),
         ):
             if day is not None:
                 changed[name] = min(day, changed.get(name, day))
@@ -108,13 +118,13 @@ def _refresh_after_ledger(
     context: KPIContext,
     days: tuple[dt.date, dt.date] | None,
     customers: Iterable[tuple[str, str]],
-) -> tuple[dt.date | None, dt.date | None, dt.date | None]:
+) -> tuple[dt.date | None, dt.date | None, dt.date | None, dt.date | None]:
     """Refresh the payment days of the local days ``days`` (first, last; None: none), the
     facts of their customers and of ``customers`` (whose ledger changed), and the revenue
     days of those days and of the customers whose labels changed. Return the first day of
     the changed first paid days, the first paid day of the customers whose revenue changed
-    (their acquisition period moves) and the first day of the relabelled customers' payment
-    days and movements."""
+    (their acquisition period moves), the first day of the relabelled customers' payment
+    days and movements, and the first day of the leads matching any of these customers."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE {CUSTOMER_SCOPE} (source varchar(64), "
@@ -134,8 +144,9 @@ def _refresh_after_ledger(
         cursor.execute(f"ANALYZE {CUSTOMER_SCOPE}")
         first_paid, revenue = customer_facts.refresh(cursor)
         payment_days.refresh_revenue_days(cursor)
+        leads = identity.first_changed_lead_day(cursor)
         cursor.execute(f"DROP TABLE {CUSTOMER_SCOPE}, {REVENUE_SCOPE}")
-    return first_paid, revenue, relabelled
+    return first_paid, revenue, relabelled, leads
 
 
 def _take_relabelled(cursor) -> dt.date | None:

@@ -34,6 +34,7 @@ from django_tenants.utils import schema_context
 from kpiplatform import plugins
 from kpiplatform.data.models import DATASETS
 from kpiplatform.facts import refresh
+from kpiplatform.kpis import signals
 from kpiplatform.kpis.context import SqlKPIContext
 from kpiplatform.kpis.models import CompanySettings, KPIComputation
 from kpiplatform.kpis.registry import registered_kpis, registered_kpis_by_plugin
@@ -82,8 +83,8 @@ def build_context() -> SqlKPIContext:
     return context
 
 
-def company_today(context: SqlKPIContext) -> dt.date:
-    """Today in the company's time zone."""
+def company_today(context: SqlKPIContext | CompanySettings) -> dt.date:
+    """Today in the company's time zone (of a context, or of the settings themselves)."""
     return timezone.now().astimezone(zoneinfo.ZoneInfo(context.time_zone)).date()
 
 
@@ -336,7 +337,21 @@ def compute_kpis(
         report.connections = len(groups)
     if report.computed:
         plugins.notify_kpi_values_updated(report.computed)
+        _announce_stored(sorted(report.computed))
     return report
+
+
+def _announce_stored(keys: list[str]) -> None:
+    """Tell the apps above (alerts) which KPIs have new values; a failing receiver is
+    logged and never fails the recompute, whose values are stored already."""
+    for receiver, outcome in signals.kpi_values_stored.send_robust(sender=None, keys=keys):
+        if isinstance(outcome, Exception):
+            logger.error(
+                "after the recompute of %s, %r failed",
+                connection.schema_name,
+                receiver,
+                exc_info=outcome,
+            )
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,15 @@ class StoredKPIValue(models.Model):
                 name="kpi_value_unique",
             )
         ]
+        indexes = [
+            # The company totals of given periods of one grain, for every KPI at once (the
+            # summary API and the dashboard): the unique index above leads with the KPI.
+            models.Index(
+                fields=["grain", "period_start", "kpi"],
+                condition=models.Q(segment_kind="", segment=""),
+                name="kpi_value_totals_by_period",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kpi} {self.grain} {self.period_start}: {self.value}"

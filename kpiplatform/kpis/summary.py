@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from kpiplatform.kpis.engine import build_context, company_today
-from kpiplatform.kpis.models import StoredKPIValue
+from kpiplatform.kpis.engine import company_today
+from kpiplatform.kpis.models import CompanySettings, StoredKPIValue
 from kpiplatform.kpis.registry import registered_kpis_by_plugin
 from kpiplatform.sdk import KPI, Grain, Period
 
@@ -41,12 +41,17 @@ class PeriodSummary:
         return any(row.current and row.current["value"] is not None for row in self.rows)
 
 
-def period_summary(grain: Grain) -> PeriodSummary:
+def period_summary(grain: Grain, settings: CompanySettings | None = None) -> PeriodSummary:
     """One query for all KPIs: the period containing today (company time zone) and the one
-    before, totals only (no segments)."""
-    current = Period.containing(grain, company_today(build_context()))
+    before, totals only (no segments), on the totals-by-period index (the two periods'
+    rows, not the company's whole history). ``settings``: the company settings, when the
+    caller has read them already (one read per request)."""
+    settings = settings or CompanySettings.current()
+    current = Period.containing(grain, company_today(settings))
     previous = current.previous()
+    kpis = registered_kpis_by_plugin()
     stored = StoredKPIValue.objects.filter(
+        kpi__in=list(kpis),
         grain=grain.value,
         period_start__in=[current.start, previous.start],
         segment_kind="",
@@ -62,6 +67,6 @@ def period_summary(grain: Grain) -> PeriodSummary:
             by_kpi.get((kpi.key, current.start)),
             by_kpi.get((kpi.key, previous.start)),
         )
-        for kpi, plugin in registered_kpis_by_plugin().values()
+        for kpi, plugin in kpis.values()
     ]
     return PeriodSummary(grain, current, previous, rows)

@@ -5,6 +5,10 @@ upgrades, downgrades, churn and win-backs, their invoices, one-off orders and re
 marketing spend, CRM leads and deals, daily web traffic and survey answers. Everything is
 written through the same bulk writer connectors use, then the KPI engine computes every
 value, so the demo exercises the real path. Deterministic: the same data on every machine.
+
+`make run` instead connects the demo to the Stripe, HubSpot and Google Analytics 4 sandboxes
+it starts, and the worker syncs them through the real connectors; only the exchange rates
+below are imported then.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import calendar
 import datetime as dt
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from kpiplatform.accounts.models import Role, User
+from kpiplatform.connectors import demo_sandboxes
 from kpiplatform.data.writer import BulkWriter
 from kpiplatform.kpis import engine
 from kpiplatform.kpis.models import CompanySettings
@@ -38,6 +44,8 @@ DEMO_USERS = (
 )
 DEMO_SOURCE = "demo"
 MONTHS = 18
+# Monthly EUR rates, far enough back for the connector sandboxes' two years of history too.
+RATE_MONTHS = 25
 CUSTOMERS = 240
 
 PLANS = {  # key: (name, monthly price in minor units of USD)
@@ -57,8 +65,14 @@ class DemoResult:
     url: str
 
 
-def ensure_demo_company() -> DemoResult:
-    """Create and fill the demo company once; later calls only report where it is."""
+def ensure_demo_company(sandbox_seeds: Path | None = None) -> DemoResult:
+    """Create and fill the demo company once; later calls only report where it is.
+
+    With ``sandbox_seeds`` (the seed folder of the running connector sandboxes, see
+    ``kpiplatform/connectors/demo_sandboxes.py``) the demo is connected to those sandboxes and
+    its data arrives through the real connectors' syncs; only the exchange rates, which no
+    connector brings, are imported. Without it, the generated data below is imported.
+    """
     from kpiplatform.hosts import company_url
 
     url = company_url(DEMO_SLUG)
@@ -78,9 +92,17 @@ def ensure_demo_company() -> DemoResult:
         settings.reporting_currency = "USD"
         settings.gross_margin = "0.8"
         settings.save()
+        data = generate(timezone.now().date())
+        if sandbox_seeds is not None:
+            data = {"exchange_rates": data["exchange_rates"]}
         with transaction.atomic():
-            _write(generate(timezone.now().date()))
-        engine.recompute_everything()
+            _write(data)
+        if sandbox_seeds is not None:
+            # The worker syncs them (the first sync is queued now, then every 15 minutes);
+            # each sync's write triggers the recompute, as an import's does.
+            demo_sandboxes.connect(sandbox_seeds, demo_sandboxes.demo_connectors())
+        else:
+            engine.recompute_everything()
     return DemoResult(True, url)
 
 
@@ -131,8 +153,8 @@ def generate(today: dt.date) -> dict[str, list[dict]]:
             "survey_responses",
         )
     }
-    for month in range(MONTHS + 1):
-        day = _month_start(today, MONTHS - month)
+    for month in range(RATE_MONTHS + 1):
+        day = _month_start(today, RATE_MONTHS - month)
         rate = round(1.05 + 0.04 * rng.random(), 4)
         data["exchange_rates"].append(
             {"external_id": f"eur-{day}", "day": str(day), "currency": "EUR", "rate": str(rate)}

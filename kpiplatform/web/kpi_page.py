@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from kpiplatform.goals.progress import goals_for_periods, progress
 from kpiplatform.kpis.models import StoredKPIValue
 from kpiplatform.kpis.summary import VALUE_FIELDS
 from kpiplatform.sdk import KPI, Grain, Period, Unit
@@ -30,6 +31,7 @@ class KPIPage:
     breakdown_period: Period | None
     breakdowns: list[Breakdown]
     undefined_reasons: list[tuple[str, int]]  # (reason, number of periods), most frequent first
+    has_goals: bool = False  # some row has a "goal": progress() of its period's goal
 
     @property
     def rows_newest_first(self) -> list[dict]:
@@ -47,6 +49,10 @@ def kpi_page(kpi: KPI, grain: Grain) -> KPIPage:
     for row in rows:
         row["period"] = Period(grain, row["period_start"], row["period_end"]).label
     reasons = Counter(row["reason"] for row in rows if row["value"] is None and row["reason"])
+    goals = goals_for_periods(kpi.key, grain.value, [row["period_start"] for row in rows])
+    for row in rows:
+        goal = goals.get(row["period_start"])
+        row["goal"] = progress(goal, row["value"], kpi.direction) if goal else None
     breakdown_period = None
     breakdowns = [Breakdown(kind) for kind in kpi.segments]
     # Daily values are company totals (the engine stores no daily breakdown).
@@ -65,15 +71,18 @@ def kpi_page(kpi: KPI, grain: Grain) -> KPIPage:
         for segment in segments:
             if segment["segment_kind"] in by_kind:
                 by_kind[segment["segment_kind"]].rows.append(segment)
-    return KPIPage(kpi, grain, rows, breakdown_period, breakdowns, reasons.most_common())
+    return KPIPage(
+        kpi, grain, rows, breakdown_period, breakdowns, reasons.most_common(), bool(goals)
+    )
 
 
-def chart_spec(page: KPIPage) -> dict:
+def chart_spec(page: KPIPage, drill: str = "") -> dict:
     """The Vega-Lite specification of the series: a line with a point per period; periods
-    without a value leave a gap."""
+    without a value leave a gap. With ``drill`` (the drill page's address up to its period),
+    a click on a point opens the records behind it (kpi_chart.js reads ``usermeta``)."""
     unit = Unit(page.kpi.unit)
     number_format = AXIS_FORMATS.get(unit, ",.1f")
-    return {
+    spec = {
         "$schema": VEGA_LITE_SCHEMA,
         "description": f"{page.kpi.name} by {page.grain.value}",
         "width": "container",
@@ -82,6 +91,7 @@ def chart_spec(page: KPIPage) -> dict:
             "values": [
                 {
                     "period": row["period"],
+                    "start": row["period_start"].isoformat(),
                     # Floats only for drawing: the table shows the exact stored values.
                     "value": None if row["value"] is None else float(row["value"]),
                 }
@@ -108,3 +118,7 @@ def chart_spec(page: KPIPage) -> dict:
             ],
         },
     }
+    if drill:
+        spec["usermeta"] = {"drill": drill}
+        spec["mark"]["cursor"] = "pointer"
+    return spec

@@ -10,6 +10,8 @@ from kpiplatform.sdk import (
     CUSTOMER_FACTS_TABLE,
     FIRST_PAID_DAYS,
     KPI,
+    LEAD_CUSTOMERS,
+    LEAD_CUSTOMERS_TABLE,
     REVENUE_TO_DATE,
     Direction,
     KPIContext,
@@ -40,8 +42,7 @@ def spend_days_sql(context: KPIContext) -> str:
             WHERE s.deleted_at IS NULL
               AND s.spent_on >= %(first_day)s AND s.spent_on < %(end_day)s
             UNION ALL
-            -- Web traffic rows carry no campaign.
-            SELECT w.day, {segment_sql("w.channel")}, {segment_sql("''")}, {ad_cost}
+            SELECT w.day, {segment_sql("w.channel")}, {segment_sql("w.campaign")}, {ad_cost}
             FROM data_web_traffic w
             WHERE w.deleted_at IS NULL AND w.ad_cost_minor <> 0
               AND w.day >= %(first_day)s AND w.day < %(end_day)s
@@ -64,15 +65,17 @@ def spend_facts(context: KPIContext, periods: Sequence[Period]) -> str:
 
 def lead_days_sql(context: KPIContext) -> str:
     """Leads created in the span per local day, channel and campaign, with how many of them
-    have become customers (by the time the run builds the table)."""
+    have become customers (by the time the run builds the table): by their own CRM stage,
+    or through the customer of any source they are matched to (the platform's lead
+    customers: same e-mail, or their customer_ref)."""
     day = context.local_date_sql("l.created_at")
     return f"""
         SELECT {day} AS day, {segment_sql("l.channel")} AS channel,
                {segment_sql("l.campaign")} AS campaign, count(*) AS leads,
                count(*) FILTER (WHERE l.customer_at IS NOT NULL AND l.customer_at <= now())
                    AS converted
-        FROM data_leads l
-        WHERE l.deleted_at IS NULL AND {in_range_sql("l.created_at")}
+        FROM {LEAD_CUSTOMERS_TABLE} l
+        WHERE {in_range_sql("l.created_at")}
         GROUP BY 1, 2, 3
     """
 
@@ -309,7 +312,8 @@ class LeadConversionRate(KPI):
         "is recomputed."
     )
     unit: Unit = Unit.PERCENT
-    requires: tuple[str, ...] = ("leads",)
+    # A customer's first payment converts the leads it matches, whenever they were created.
+    requires: tuple[str, ...] = ("leads", LEAD_CUSTOMERS)
     segments: tuple[str, ...] = MARKETING_SEGMENTS
 
     def compute(self, context: KPIContext, periods: Sequence[Period]) -> list[KPIValue]:

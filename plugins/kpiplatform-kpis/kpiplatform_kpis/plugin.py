@@ -3,7 +3,7 @@
 from kpiplatform.sdk import KPI, Tier, hookimpl
 from kpiplatform_kpis import acquisition, revenue, satisfaction, subscription, web
 
-SDK_SUPPORTS = ">=1.2,<2"
+SDK_SUPPORTS = ">=1.4,<2"  # reads the lead customers (1.4)
 TIER = Tier.ESSENTIAL  # the KPIs every page is built on: a company cannot switch them off
 
 # One module per KPI family of docs/kpis.md.

@@ -27,6 +27,7 @@ from kpiplatform.sdk import (
     ConfigField,
     Connector,
     CredentialsRejected,
+    DemoSandbox,
     SourceObject,
     SyncPage,
     WebhookRejected,
@@ -88,6 +89,9 @@ LIST_PARAMS = {
 PAGE_OBJECTS = 2000
 # Subscriptions whose segments one page derives (source objects are read 1,000 at a time).
 DERIVE_BATCH = 1000
+# The demo company of `make run`: its sandbox key and size (the generator makes two years).
+DEMO_KEY = "sk_test_sandbox"
+DEMO_CUSTOMERS = 400
 
 
 class SyncFailed(Exception):
@@ -577,6 +581,18 @@ def register_connectors() -> list[Connector]:
             key="stripe",
             name="Stripe",
             accepts_webhooks=True,
+            # The demo company's billing: the generator's company, served by the sandbox with
+            # its default key.
+            demo=DemoSandbox(
+                sandbox="kpiplatform_stripe.sandbox",
+                generator="kpiplatform_stripe.sandbox.generate",
+                address_variable="KPI_STRIPE_API_BASE",
+                connection_config=lambda seed_dir: {
+                    "api_key": DEMO_KEY,
+                    "webhook_secret": "whsec_demo_sandbox",
+                },
+                generator_args=("--customers", str(DEMO_CUSTOMERS)),
+            ),
             config_fields=(
                 ConfigField(
                     "api_key",

@@ -97,3 +97,13 @@ def test_another_company_sees_no_webhook_address_run_or_connection(acme, globex,
     assert acme.client("viewer").get(base + "webhook/").status_code == 403
     with globex.activate():
         assert not WebhookEvent.objects.exists()
+
+
+def test_the_connection_page_shows_admins_the_webhook_address(acme, sandbox):
+    connection_id = connect(acme)
+    path = address(acme, connection_id)
+    page = acme.client("admin").get(f"/connections/{connection_id}/")
+    assert page.status_code == 200
+    assert f'value="http://{acme.host}{path}"' in page.content.decode()
+    # Whoever knows the address can start syncs: only admins see the page.
+    assert acme.client("analyst").get(f"/connections/{connection_id}/").status_code == 403

@@ -1,6 +1,7 @@
 """``manage.py run``: everything on one machine, in one terminal (what ``make run`` calls).
 
 Prepares the database (migrations of every schema, the public company, the signup pool),
+starts the connectors' local sandboxes and connects the demo company to them (with DEBUG on),
 then runs the web server, a Celery worker and Celery beat as child processes until Ctrl-C.
 With ``DATABASE_URL`` unset, ``manage.py`` starts the embedded PostgreSQL before this command
 runs, and its URL is handed to the children, so all three share it; it stops when this
@@ -24,10 +25,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from kpiplatform import embedded
+from kpiplatform.connectors import demo_sandboxes
 from kpiplatform.tenants import provisioning
 from kpiplatform.tenants.models import Company, Domain
 
-# A later feature adds this command (demo company with sample data); `run` calls it if present.
 DEMO_SEED_COMMAND = "seed_demo"
 STOP_GRACE_SECONDS = 10.0
 
@@ -50,9 +51,16 @@ class Command(BaseCommand):
         if "KPI_PUBLIC_PORT" not in os.environ:
             settings.KPI_PUBLIC_PORT = str(port)  # links printed here use the served port
         self.prepare_database()
-        self.seed_demo_company()
-        connection.close()  # the children open their own connections
-        children = self.start_children(port, noreload)
+        sandboxes = self.start_demo_sandboxes()
+        try:
+            self.seed_demo_company()
+            connection.close()  # the children open their own connections
+            children = self.start_children(port, noreload)
+        except BaseException:
+            demo_sandboxes.stop(sandboxes)
+            raise
+        # Supervised with the others: one stopping stops everything.
+        children.update({f"{s.key} sandbox": s.process for s in sandboxes})
         # The banner last, so it is not buried under the children's start-up output.
         wait_until_listening(port, children)
         self.print_banner(port)
@@ -69,13 +77,34 @@ class Command(BaseCommand):
         if created:
             self.stdout.write(f"Signup pool: {created} spare schema(s) prepared.")
 
+    def start_demo_sandboxes(self) -> list[demo_sandboxes.RunningSandbox]:
+        """With DEBUG on, each connector's sandbox with its seed (made once in the var folder);
+        the children inherit the settings that point the connectors at them."""
+        self.sandbox_seeds = None
+        if not settings.DEBUG:
+            return []
+        connectors = demo_sandboxes.demo_connectors()
+        if not connectors:
+            return []
+        self.sandbox_seeds = settings.VAR_DIR / "demo-sandboxes"
+        made = demo_sandboxes.generate_seeds(self.sandbox_seeds, connectors)
+        if made:
+            self.stdout.write(f"Demo sandbox data generated: {', '.join(made)}.")
+        running = demo_sandboxes.start(self.sandbox_seeds, connectors)
+        os.environ.update(demo_sandboxes.addresses(running))
+        self.sandbox_lines = [
+            f"  {s.key + ' sandbox':<16} {s.url}  (demo data, {s.demo.address_variable})"
+            for s in running
+        ]
+        return running
+
     def seed_demo_company(self) -> None:
-        """Prepare the demo company (the ``seed_demo`` command of a higher app; tenants may
-        not import it); what it returns goes into the banner."""
+        """Prepare the demo company; what it returns goes into the banner."""
         self.demo_line = ""
         if DEMO_SEED_COMMAND in get_commands():
             self.stdout.write("Preparing the demo company...")
-            self.demo_line = call_command(DEMO_SEED_COMMAND) or ""
+            options = {"sandbox_seeds": self.sandbox_seeds} if self.sandbox_seeds else {}
+            self.demo_line = call_command(DEMO_SEED_COMMAND, **options) or ""
 
     # --- child processes ----------------------------------------------------------------------
     def start_children(self, port: int, noreload: bool) -> dict[str, subprocess.Popen]:
@@ -119,16 +148,19 @@ class Command(BaseCommand):
             f"  Sign up          http://{base}:{port}/signup/",
             f"  Your company     http://<slug>.{base}:{port}/",
             *([self.demo_line] if self.demo_line else []),
+            *getattr(self, "sandbox_lines", []),
             f"  Database         {describe_database()}",
             f"  Celery broker    {describe_broker()}",
+            f"  Sent e-mail      {describe_mail()}",
             "",
         ]
         self.stdout.write("\n".join(lines))
 
 
 def wait_until_listening(port: int, children: dict[str, subprocess.Popen]) -> None:
-    """Return once the web server accepts connections (or a child died, or 30 s passed)."""
-    deadline = time.monotonic() + 30
+    """Return once the web server accepts connections (or a child died, or 120 s passed: a
+    first start on a slow machine imports and checks everything before it listens)."""
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if any(child.poll() is not None for child in children.values()):
             return
@@ -160,6 +192,14 @@ def describe_broker() -> str:
     if "CELERY_BROKER_URL" not in os.environ:
         return f"filesystem, messages in {settings.VAR_DIR / 'broker'}"
     return f"CELERY_BROKER_URL {without_password(settings.CELERY_BROKER_URL)}"
+
+
+def describe_mail() -> str:
+    if settings.EMAIL_BACKEND == "kpiplatform.mail.EmlFileBackend":
+        return f"one .eml file per message in {settings.EMAIL_FILE_PATH} (open in a mail program)"
+    if settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
+        return f"SMTP {settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+    return settings.EMAIL_BACKEND
 
 
 def without_password(url: str) -> str:

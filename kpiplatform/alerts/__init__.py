@@ -1,0 +1,2 @@
+"""Alerts: rules on stored KPI values, evaluated after every recompute, delivered through
+notification channels (the ``register_notification_channels`` hook)."""
