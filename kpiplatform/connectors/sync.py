@@ -34,6 +34,7 @@ from psycopg import sql
 from kpiplatform.connectors import source_objects
 from kpiplatform.connectors.models import Connection, SyncRun
 from kpiplatform.connectors.secrets import SecretsUnreadable
+from kpiplatform.data.signals import writes_finished
 from kpiplatform.data.writer import BulkWriter, WriteError
 from kpiplatform.plugins import registry
 from kpiplatform.plugins.manager import describe
@@ -252,6 +253,9 @@ def _sync(connection: Connection, sync_run: SyncRun) -> str:
         status=SyncRun.Status.SUCCEEDED, ended_at=timezone.now(), error=""
     )
     _set_health(connection, Connection.Health.OK, "")
+    if sync_run.pages:
+        # No page follows: what the sync wrote is recomputed now, not after the delay.
+        writes_finished.send(sender=BulkWriter, schema_name=db_connection.schema_name)
     # A webhook that joined this run may have come after it read the upstream's changes:
     # one more sync picks them up (webhooks.py).
     if connection.webhook_events.filter(received_at__gte=sync_run.started_at).exists():

@@ -38,7 +38,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 from psycopg import sql
 
-from kpiplatform.data.signals import data_changed
+from kpiplatform.data.signals import data_changed, writes_finished
 from kpiplatform.kpis import engine
 from kpiplatform.kpis.models import PendingChange, RecomputeSchedule
 from kpiplatform.sdk import DatasetChanges
@@ -60,6 +60,29 @@ def schedule_recompute(sender, changes: DatasetChanges, schema_name: str, **kwar
     with schema_context(schema_name):
         record_changes(changes)
     transaction.on_commit(lambda: enqueue_recompute(schema_name))
+
+
+@receiver(writes_finished, dispatch_uid="kpis.recompute_finished_writes")
+def recompute_finished_writes(sender, schema_name: str, **kwargs) -> None:
+    """A run of writes is complete: recompute now rather than ``KPI_RECOMPUTE_DELAY_S`` later.
+
+    The delayed recompute already on its way still comes and finds nothing left (or what
+    was written since): at least once either way."""
+    transaction.on_commit(lambda: recompute_now(schema_name))
+
+
+def recompute_now(schema_name: str) -> None:
+    from kpiplatform.kpis.tasks import recompute_pending_changes
+
+    with schema_context(schema_name):
+        if not PendingChange.objects.exists():
+            return
+        try:
+            recompute_pending_changes.apply_async()
+        except Exception:
+            logger.exception(
+                "could not send the recompute of %s; the delayed one will", schema_name
+            )
 
 
 def record_changes(changes: DatasetChanges) -> None:

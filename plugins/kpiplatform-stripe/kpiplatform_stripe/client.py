@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import stripe
@@ -95,22 +96,37 @@ def call(client: stripe.StripeClient, path: str, what: str, **params: Any) -> di
     return with_retries(_once, client, path, what, params, attempts=ATTEMPTS)
 
 
+def _page(
+    client: stripe.StripeClient, path: str, what: str, after: str | None, params: dict
+) -> tuple[list[dict], str | None, bool]:
+    query = {"limit": PAGE_SIZE, **params}
+    if after:
+        query["starting_after"] = after
+    page = call(client, path, what, **query)
+    data = page.get("data")
+    if not isinstance(data, list):
+        raise MalformedAnswer(f"Stripe's answer for {what} is not a list of objects.")
+    return data, (data[-1]["id"] if data else after), bool(page.get("has_more"))
+
+
 def pages(
     client: stripe.StripeClient, path: str, what: str, after: str | None = None, **params: Any
 ) -> Iterator[tuple[list[dict], str | None, bool]]:
     """Pages of a list endpoint, newest first, from after ``after``: (objects, last id,
-    whether more follow)."""
-    while True:
-        query = {"limit": PAGE_SIZE, **params}
-        if after:
-            query["starting_after"] = after
-        page = call(client, path, what, **query)
-        data = page.get("data")
-        if not isinstance(data, list):
-            raise MalformedAnswer(f"Stripe's answer for {what} is not a list of objects.")
-        if data:
-            after = data[-1]["id"]
-        more = bool(page.get("has_more"))
-        yield data, after, more
-        if not more or not data:
-            return
+    whether more follow).
+
+    The next page is requested (in a thread of its own, which only talks HTTP) while the
+    caller handles this one: the wait for Stripe overlaps the writes instead of adding to
+    them. Only one request is in flight at a time, as without it."""
+    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stripe-list")
+    try:
+        pending = prefetch.submit(_page, client, path, what, after, params)
+        while True:
+            data, after, more = pending.result()
+            if more and data:
+                pending = prefetch.submit(_page, client, path, what, after, params)
+            yield data, after, more
+            if not more or not data:
+                return
+    finally:
+        prefetch.shutdown(wait=False, cancel_futures=True)

@@ -84,7 +84,11 @@ LIST_PARAMS = {
     "subscriptions": {"status": "all", "expand": ["data.discounts"]},
     "invoices": {"expand": ["data.discounts"]},
 }
-DERIVE_BATCH = 100
+# Objects per SyncPage: upstream list pages (100 objects) are gathered so that each write
+# and its transaction carry a few thousand rows; the cursor is the last id of the batch.
+PAGE_OBJECTS = 2000
+# Subscriptions whose segments one page derives (source objects are read 1,000 at a time).
+DERIVE_BATCH = 1000
 # The demo company of `make run`: its sandbox key and size (the generator makes two years).
 DEMO_KEY = "sk_test_sandbox"
 DEMO_CUSTOMERS = 400
@@ -307,12 +311,14 @@ def _backfill(run: _Sync, state: dict) -> Iterator[SyncPage]:
             yield from _derive_all(run, state)
         else:
             read = state.get("read", 0)
-            for objects, after, _more in api.pages(
-                run.client,
-                run.list_path(stage),
-                stage,
-                state["after"],
-                **LIST_PARAMS.get(stage, {}),
+            for objects, after in _batches(
+                api.pages(
+                    run.client,
+                    run.list_path(stage),
+                    stage,
+                    state["after"],
+                    **LIST_PARAMS.get(stage, {}),
+                )
             ):
                 try:
                     page = run.stage_page(stage, objects)
@@ -329,6 +335,20 @@ def _backfill(run: _Sync, state: dict) -> Iterator[SyncPage]:
     state.pop("after", None)
     state.pop("read", None)
     yield SyncPage(state=state, progress="backfill done: following Stripe's events")
+
+
+def _batches(pages) -> Iterator[tuple[list[dict], str | None]]:
+    """Upstream pages gathered into batches of about ``PAGE_OBJECTS``: (objects, last id)."""
+    batch: list[dict] = []
+    after = None
+    for objects, page_after, _more in pages:
+        batch.extend(objects)
+        after = page_after
+        if len(batch) >= PAGE_OBJECTS:
+            yield batch, after
+            batch = []
+    if batch:
+        yield batch, after
 
 
 def _derive_all(run: _Sync, state: dict) -> Iterator[SyncPage]:
