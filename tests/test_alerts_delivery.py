@@ -26,7 +26,7 @@ from kpiplatform.testing.kpis import (
     recompute_all,
     recompute_pending,
 )
-from kpiplatform.testing.processes import start_celery_worker
+from kpiplatform.testing.processes import start_celery_worker, wait_until
 
 SECRET = "whsec-" + uuid.uuid4().hex
 
@@ -74,18 +74,6 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def wait_until(condition, worker, what: str, timeout_s: float = 60):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if not worker.alive():
-            pytest.fail(f"the worker died waiting for {what}:\n{worker.log()}")
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}:\n{worker.log()}")
 
 
 @pytest.mark.worker

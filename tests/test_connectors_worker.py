@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 import uuid
 from pathlib import Path
 
@@ -16,22 +15,11 @@ from django.db import connection
 from kpiplatform.connectors.models import SyncRun
 from kpiplatform.data.models import Customer
 from kpiplatform.testing.companies import create_test_company
-from kpiplatform.testing.processes import child_pids, start_celery_worker
+from kpiplatform.testing.processes import child_pids, start_celery_worker, wait_until
 
 REQUIRE_SERVICES = os.environ.get("KPI_REQUIRE_SERVICES") == "1"
 KEY = "lsk_" + uuid.uuid4().hex
 PAGES = [[{"external_id": f"c{page}{n}", "country": "DE"} for n in range(3)] for page in range(4)]
-
-
-def wait_until(condition, worker, what: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if not worker.alive():
-            pytest.fail(f"the worker died waiting for {what}:\n{worker.log()}")
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}:\n{worker.log()}")
 
 
 @pytest.mark.worker

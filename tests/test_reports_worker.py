@@ -22,7 +22,7 @@ from kpiplatform.reports.models import ReportDelivery, ReportSchedule
 from kpiplatform.tenants import provisioning
 from kpiplatform.testing.companies import PASSWORD
 from kpiplatform.testing.mail import smtp_sink
-from kpiplatform.testing.processes import child_pids, start_celery_worker
+from kpiplatform.testing.processes import child_pids, start_celery_worker, wait_until
 
 
 @contextlib.contextmanager
@@ -55,17 +55,6 @@ def company_with_a_due_report(django_db_blocker):
         finally:
             connection.set_schema_to_public()
             company.delete(force_drop=True)
-
-
-def wait_until(condition, worker, what: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if not worker.alive():
-            pytest.fail(f"the worker died waiting for {what}:\n{worker.log()}")
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}:\n{worker.log()}")
 
 
 def delivery_state(company, pk: int) -> ReportDelivery:

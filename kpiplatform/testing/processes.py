@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,3 +97,18 @@ def child_pids(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         children += [int(child) for child in (task / "children").read_text().split()]
     return children
+
+
+def wait_until(condition, worker, what: str, timeout_s: float = 120):
+    """Poll ``condition`` until it gives something true and return that; fail the test with
+    the worker's log if the worker dies first or ``timeout_s`` pass (a loaded machine may
+    take long to start one)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if not worker.alive():
+            pytest.fail(f"the worker died waiting for {what}:\n{worker.log()}")
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}:\n{worker.log()}")

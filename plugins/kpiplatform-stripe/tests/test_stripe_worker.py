@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import os
 import signal
-import time
 import uuid
 
 import pytest
@@ -18,18 +17,7 @@ from stripe_helpers import API_KEY, WEBHOOK_SECRET
 from kpiplatform.connectors.models import SourceObject, SyncRun
 from kpiplatform.data.models import Customer, MrrSegment, Payment, Subscription
 from kpiplatform.testing.companies import create_test_company
-from kpiplatform.testing.processes import child_pids, start_celery_worker
-
-
-def wait_until(condition, worker, what: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if not worker.alive():
-            pytest.fail(f"the worker died waiting for {what}:\n{worker.log()}")
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}:\n{worker.log()}")
+from kpiplatform.testing.processes import child_pids, start_celery_worker, wait_until
 
 
 @pytest.mark.worker
