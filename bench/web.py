@@ -4,7 +4,9 @@ bare Django view, served by the same gunicorn in the same run.
 Run ``python -m bench.web`` (``--seconds N`` per measurement, ``--users 1,20``). It works on
 the benchmark database (bench/database.py), creates the demo company there when missing,
 collects the static files, and starts gunicorn with ``docker/gunicorn.conf.py`` (2 workers,
-``DEBUG=0``, the access log off) on a free loopback port. The bare view answers "ok" through
+``DEBUG=0``, the access log off) on a free loopback port, with the Redis cache docker/ uses
+(``KPI_BENCH_CACHE_URL``, by default ``redis://127.0.0.1:6379/13``; the in-process memory
+cache when no Redis answers, said in the table's header). The bare view answers "ok" through
 the same middleware (tenant routing, sessions, authentication), so the ratios show what each
 page costs on top of the request itself. Each user is a thread with its own keep-alive
 connection and the session of the demo's viewer, sending requests back to back.
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 from bench.database import setup_django
@@ -91,10 +94,22 @@ BENCH_KEYS = {
 }
 
 
-def server_environment(static_root: str) -> dict:
+def bench_cache_url() -> str:
+    """docker/'s cache, Redis, when one answers; else the in-process memory cache."""
+    url = os.environ.get("KPI_BENCH_CACHE_URL", "redis://127.0.0.1:6379/13")
+    address = urllib.parse.urlsplit(url)
+    try:
+        socket.create_connection((address.hostname, address.port or 6379), timeout=1).close()
+    except OSError:
+        return "locmemcache://"
+    return url
+
+
+def server_environment(static_root: str, cache_url: str) -> dict:
     env = dict(os.environ)
     env.update(
         BENCH_KEYS,
+        CACHE_URL=cache_url,
         DJANGO_SETTINGS_MODULE="bench.web_settings",
         DEBUG="0",
         EMAIL_URL="consolemail://",
@@ -208,12 +223,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--users", default="1,20")
     args = parser.parse_args()
-    os.environ.update(BENCH_KEYS)
+    cache_url = bench_cache_url()
+    os.environ.update(BENCH_KEYS, CACHE_URL=cache_url)
     setup_django()
     host, session = demo_session()
     headers = {"Host": host, "Cookie": f"sessionid={session}"}
     with tempfile.TemporaryDirectory() as static_root:
-        env = server_environment(static_root)
+        env = server_environment(static_root, cache_url)
         subprocess.run(
             [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
             cwd=ROOT,
@@ -233,17 +249,18 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print_table(results, args)
+    print_table(results, args, cache_url)
     print()
     print(f"{'page weight':<40} {'bytes':>10} {'gzipped':>10}")
     for name, raw, zipped in weights:
         print(f"{name:<40} {raw:>10,} {zipped:>10,}")
 
 
-def print_table(results: dict, args) -> None:
+def print_table(results: dict, args, cache_url: str) -> None:
+    cache = "in-process memory" if cache_url.startswith("locmem") else cache_url
     print(
-        f"gunicorn {WORKERS} workers, DEBUG=0, loopback; {args.seconds:g} s per row; ratios "
-        "against the bare view at the same concurrency"
+        f"gunicorn {WORKERS} workers, DEBUG=0, loopback, cache {cache}; {args.seconds:g} s per "
+        "row; ratios against the bare view at the same concurrency"
     )
     header = (
         f"{'page':<16} {'users':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} "

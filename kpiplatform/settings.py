@@ -262,6 +262,9 @@ if (
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Sessions are read from the cache (keyed by company like every entry) and written through
+# to the database, so a signed-in page costs no session query while the cache holds it.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # SESSION_COOKIE_DOMAIN stays unset: cookies are per host, so one company's session never
 # reaches another company's host.
 CSRF_COOKIE_HTTPONLY = False

@@ -14,13 +14,18 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.messages import constants
+from django.contrib.messages.storage.base import Message
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kpiplatform.goals.models import Goal
 from kpiplatform.kpis.engine import company_today
 from kpiplatform.kpis.models import CompanySettings
+from kpiplatform.plugins.models import PluginSetting
 from kpiplatform.sdk import Grain, Period
 from kpiplatform.testing.data import load_records
 from kpiplatform.testing.kpis import (
@@ -518,15 +523,24 @@ def test_the_cached_body_of_one_company_is_never_another_s(worked_example, globe
     assert "EUR 320.00" not in globex_page.content.decode()
 
 
-def test_the_body_is_cached_until_a_computation_stores_new_values(worked_example):
+def without_csrf_token(html: str) -> str:
+    return re.sub(r'(X-CSRFToken": "|name="csrfmiddlewaretoken" value=")[^"]+', r"\1", html)
+
+
+def test_the_page_is_cached_until_a_computation_stores_new_values(worked_example):
     client = worked_example.client("viewer")
     first = client.get(reverse("home"), {"period": "2025-03-01"})
     assert "EUR 320.00" in card_html(first.content.decode(), "mrr")
     with CaptureQueriesContext(connection) as queries:
         again = client.get(reverse("home"), {"period": "2025-03-01"})
-    assert "dashboard" not in again.context  # served from the cache...
-    assert again.context["dashboard_body"] == first.context["dashboard_body"]
+    assert again.status_code == 200
+    # ...served from the cache: the same page, without reading a stored value or rendering...
+    assert without_csrf_token(again.content.decode()) == without_csrf_token(first.content.decode())
     assert not [q for q in queries.captured_queries if 'FROM "kpis_value"' in q["sql"]]
+    assert again.templates == []
+    # ...one read of the dashboard's state on top of the user's (the session is cached)...
+    state_reads = [q for q in queries.captured_queries if "kpis_computation" in q["sql"]]
+    assert len(state_reads) == 1
     # ...until new values are stored: F starts at 100 on 5 March.
     with worked_example.activate():
         load_records("mrr_segments", [mrr_segment("F", "2025-03-05", None, 100)])
@@ -534,3 +548,55 @@ def test_the_body_is_cached_until_a_computation_stores_new_values(worked_example
     connection.set_schema_to_public()
     after = client.get(reverse("home"), {"period": "2025-03-01"})
     assert "EUR 420.00" in card_html(after.content.decode(), "mrr")
+
+
+def test_a_goal_change_or_a_plugin_switched_off_is_shown_at_once(worked_example):
+    client = worked_example.client("viewer")
+    client.get(reverse("home"), {"period": "2025-03-01"})
+    with worked_example.activate():
+        Goal.objects.create(kpi_key="mrr", grain="month", target=Decimal("400"))
+    connection.set_schema_to_public()
+    html = client.get(reverse("home"), {"period": "2025-03-01"}).content.decode()
+    assert "400.00" in card_html(html, "mrr")
+    assert 'data-kpi-row="example_days"' in html
+    with worked_example.activate():
+        PluginSetting.objects.create(plugin="kpiplatform-example", enabled=False)
+    connection.set_schema_to_public()
+    html = client.get(reverse("home"), {"period": "2025-03-01"}).content.decode()
+    assert 'data-kpi-row="example_days"' not in html and 'data-kpi="mrr"' in html
+
+
+def test_each_user_gets_a_cached_page_of_their_own(worked_example):
+    viewer, admin = worked_example.client("viewer"), worked_example.client("admin")
+    for _ in range(2):  # rendered, then from the cache
+        viewer_html = viewer.get(reverse("home")).content.decode()
+        admin_html = admin.get(reverse("home")).content.decode()
+        assert worked_example.users["viewer"].email in viewer_html
+        assert worked_example.users["admin"].email not in viewer_html
+        assert worked_example.users["admin"].email in admin_html
+        assert 'href="/settings/"' in admin_html and 'href="/settings/"' not in viewer_html
+
+
+def test_a_cached_page_carries_a_csrf_token_the_next_post_is_accepted_with(worked_example):
+    client = worked_example.client("viewer", enforce_csrf_checks=True)
+    client.get(reverse("home"))
+    cached = client.get(reverse("home"))
+    assert cached.templates == []  # from the cache
+    (token,) = set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', cached.text))
+    assert re.fullmatch(r"[A-Za-z0-9]{64}", token)
+    refused = client.post(reverse("logout"), {"csrfmiddlewaretoken": "x" * 64})
+    assert refused.status_code == 403
+    logged_out = client.post(reverse("logout"), {"csrfmiddlewaretoken": token})
+    assert logged_out.status_code == 302
+    assert client.get(reverse("home")).status_code == 302  # to the login page
+
+
+def test_a_message_waiting_for_the_user_is_shown_even_when_the_page_is_cached(worked_example):
+    client = worked_example.client("viewer")
+    client.get(reverse("home"))
+    assert client.get(reverse("home")).templates == []  # cached
+    # What a redirect after a form leaves for the next page (Django's message cookie).
+    storage = CookieStorage(RequestFactory().get("/"))
+    client.cookies["messages"] = storage._encode([Message(constants.INFO, "Report saved.")])
+    assert "Report saved." in client.get(reverse("home")).text
+    assert "Report saved." not in client.get(reverse("home")).text  # shown once

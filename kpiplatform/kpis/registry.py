@@ -6,11 +6,12 @@ from kpiplatform import plugins
 from kpiplatform.sdk import KPI
 
 
-def registered_kpis_by_plugin() -> dict[str, tuple[KPI, str]]:
-    """Every KPI of the plugins enabled in the current company, with its plugin's name."""
-    return {key: (kpi, plugin_name) for key, (plugin_name, kpi) in plugins.kpis().items()}
+def registered_kpis_by_plugin(disabled: set[str] | None = None) -> dict[str, tuple[KPI, str]]:
+    """Every KPI of the plugins enabled in the current company, with its plugin's name
+    (``disabled``: the plugins the company has off, when the caller already read them)."""
+    return {key: (kpi, name) for key, (name, kpi) in plugins.kpis(disabled).items()}
 
 
-def registered_kpis() -> dict[str, KPI]:
+def registered_kpis(disabled: set[str] | None = None) -> dict[str, KPI]:
     """Every KPI of the plugins enabled in the current company, by key."""
-    return {key: kpi for key, (kpi, _) in registered_kpis_by_plugin().items()}
+    return {key: kpi for key, (kpi, _) in registered_kpis_by_plugin(disabled).items()}

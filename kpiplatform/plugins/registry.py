@@ -102,17 +102,19 @@ def is_enabled(plugin: InstalledPlugin, disabled: set[str]) -> bool:
     return plugin.tier == Tier.ESSENTIAL or plugin.name not in disabled
 
 
-def enabled_plugin_names() -> list[str]:
-    """Loaded plugins that the current company has on, in load order."""
-    disabled = _disabled_names()
+def enabled_plugin_names(disabled: set[str] | None = None) -> list[str]:
+    """Loaded plugins that the current company has on, in load order (``disabled``: the
+    plugins it has off, when the caller already read them)."""
+    if disabled is None:
+        disabled = _disabled_names()
     return [
         p.name for p in get_manager().plugins.values() if p.is_loaded and is_enabled(p, disabled)
     ]
 
 
-def kpis() -> dict[str, tuple[str, KPI]]:
+def kpis(disabled: set[str] | None = None) -> dict[str, tuple[str, KPI]]:
     """KPI key -> (plugin name, KPI) for the plugins the current company has on."""
-    enabled = set(enabled_plugin_names())
+    enabled = set(enabled_plugin_names(disabled))
     return {key: entry for key, entry in get_manager().kpis.items() if entry[0] in enabled}
 
 

@@ -4,20 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kpiplatform.goals.models import Goal
 from kpiplatform.goals.progress import goal_for, progress
 from kpiplatform.sdk import KPI, Grain, Period
-
-
-def company_goals(keys: list[str], grain: Grain) -> list[tuple]:
-    """One query: the company-wide goals of ``keys`` at this grain (dated or standing), as
-    (kpi key, period start, target) rows: which KPIs ask :func:`goal_for`, and what the
-    dashboard's cache key changes with."""
-    return list(
-        Goal.objects.filter(kpi_key__in=keys, grain=grain.value, segment_kind="", segment_value="")
-        .order_by("kpi_key", "period_start", "pk")
-        .values_list("kpi_key", "period_start", "target")
-    )
 
 
 def goal_progress(kpi: KPI, grain: Grain, period: Period, value: Decimal | None) -> dict | None:

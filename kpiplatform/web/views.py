@@ -2,9 +2,11 @@
 
 import datetime as dt
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
@@ -17,9 +19,14 @@ from kpiplatform.sdk import Grain, Unit
 from kpiplatform.web.charts import cohort_spec, dashboard_charts
 from kpiplatform.web.cohorts import cached_cohort_retention
 from kpiplatform.web.dashboard import CARD_KPIS, PeriodChoiceError, build_dashboard
-from kpiplatform.web.dashboard_cache import TIMEOUT_S, body_cache_key
+from kpiplatform.web.dashboard_cache import (
+    CSRF_PLACEHOLDER,
+    TIMEOUT_S,
+    body_cache_key,
+    dashboard_state,
+    page_cache_key,
+)
 from kpiplatform.web.drill_pages import drill_url, has_drill
-from kpiplatform.web.goals import company_goals
 from kpiplatform.web.kpi_page import chart_spec, kpi_page
 
 
@@ -27,30 +34,38 @@ from kpiplatform.web.kpi_page import chart_spec, kpi_page
 def home(request):
     """The dashboard: the KPIs of the chosen grain and period as cards, the MRR charts, the
     funnel and the channels; an empty state until the company has data. An htmx request
-    (the period and grain picker) gets the dashboard's body only."""
-    settings = CompanySettings.current()  # once per request: everything below is given it
+    (the period and grain picker) gets the dashboard's body only. Both are cached until
+    anything they show can have changed (kpiplatform/web/dashboard_cache.py)."""
     grain_text = request.GET.get("grain", Grain.MONTH.value)
     error = ""
     try:
         grain = Grain(grain_text)
     except ValueError:
         grain, error = Grain.MONTH, f"Unknown grain {grain_text!r}: use one of the choices."
-    kpis = registered_kpis()
+    state = dashboard_state(grain, list(CARD_KPIS))
+    settings = state.settings  # read once per request: everything below is given it
+    kpis = registered_kpis(set(state.disabled_plugins))
     # A period of the grain shown before a grain change means nothing in the new grain.
     shown_grain = request.GET.get("shown_grain", grain.value)
     period_text = request.GET.get("period") if shown_grain == grain.value else None
-    goals = company_goals([key for key in CARD_KPIS if key in kpis], grain)
-    key = (
-        None if error else body_cache_key(request, settings, grain, period_text, list(kpis), goals)
+    body_key = None if error else body_cache_key(request, state, grain, period_text, list(kpis))
+    # A page with messages to show is rendered: the cached one would not show (nor use) them.
+    page_key = (
+        page_cache_key(request, body_key)
+        if body_key and not request.htmx and not len(messages.get_messages(request))
+        else None
     )
-    context = {"dashboard_body": cache.get(key) if key else None}
+    if page_key and (page := cache.get(page_key)) is not None:
+        response = HttpResponse(page.replace(CSRF_PLACEHOLDER, get_token(request)))
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+    context = {"dashboard_body": cache.get(body_key) if body_key else None}
     if context["dashboard_body"] is None:
-        goal_keys = {row[0] for row in goals}
         try:
-            dashboard = build_dashboard(kpis, settings, grain, period_text, goal_keys)
+            dashboard = build_dashboard(kpis, settings, grain, period_text, state.goal_keys)
         except PeriodChoiceError as exc:
-            error, key = str(exc), None
-            dashboard = build_dashboard(kpis, settings, grain, None, goal_keys)
+            error, body_key, page_key = str(exc), None, None
+            dashboard = build_dashboard(kpis, settings, grain, None, state.goal_keys)
         body_context = {
             "dashboard": dashboard,
             "currency": settings.reporting_currency,
@@ -62,12 +77,19 @@ def home(request):
         context["dashboard_body"] = render_to_string(
             "web/dashboard_body.html", body_context, request
         )
-        if key:
-            cache.set(key, context["dashboard_body"], TIMEOUT_S)
+        if body_key:
+            cache.set(body_key, context["dashboard_body"], TIMEOUT_S)
+    status = 400 if error else 200
     if request.htmx:
-        response = HttpResponse(context["dashboard_body"], status=400 if error else 200)
+        response = HttpResponse(context["dashboard_body"], status=status)
+    elif page_key:
+        page = render_to_string(
+            "web/home.html", {**context, "csrf_token": CSRF_PLACEHOLDER}, request
+        )
+        cache.set(page_key, page, TIMEOUT_S)
+        response = HttpResponse(page.replace(CSRF_PLACEHOLDER, get_token(request)))
     else:
-        response = render(request, "web/home.html", context, status=400 if error else 200)
+        response = render(request, "web/home.html", context, status=status)
     patch_vary_headers(response, ["HX-Request"])  # the body alone, or the whole page
     return response
 
