@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import pluggy
 
-SDK_VERSION = "1.4.0"
+SDK_VERSION = "1.5.0"
 PROJECT_NAME = "kpiplatform"
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -427,12 +427,16 @@ def stored_source_objects(
     parents: Iterable[str] | None = None,
     after: str | None = None,
     limit: int | None = None,
+    fields: Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The source objects of ``kind`` this connection stored with earlier pages (SDK 1.4),
     read-only, as ``{"external_id", "parent", "payload"}`` in ``external_id`` order: those
     with the given ids, or those of the given parents, or (neither given) every one after
-    ``after``, at most ``limit``. Only callable from within a connector's ``sync`` (the
-    platform knows the connection then); elsewhere it raises RuntimeError."""
+    ``after``, at most ``limit``. ``fields`` (SDK 1.5) names the top-level keys of the
+    payload to return, each present (None where the payload has no such key); reading only
+    what a derivation needs is much faster than reading whole objects. Only callable from
+    within a connector's ``sync`` (the platform knows the connection then); elsewhere it
+    raises RuntimeError."""
     if _source_object_reader is None:
         raise RuntimeError("stored_source_objects is only available while a sync runs")
     return _source_object_reader(
@@ -441,6 +445,7 @@ def stored_source_objects(
         parents=None if parents is None else list(parents),
         after=after,
         limit=limit,
+        fields=None if fields is None else list(fields),
     )
 
 

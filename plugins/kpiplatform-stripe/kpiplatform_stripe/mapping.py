@@ -99,6 +99,11 @@ def subscription(obj: dict) -> dict:
     }
 
 
+# The fields of an invoice its payments read (parent_subscription, invoice_tax,
+# invoice_discount): what the connector reads back of a stored invoice for them.
+INVOICE_FIELDS_OF_PAYMENTS = ("id", "parent", "total", "total_taxes", "total_discount_amounts")
+
+
 def invoice_tax(invoice: dict | None) -> tuple[int, int]:
     """(tax, total) of an invoice: what its payments are split by."""
     if not invoice:

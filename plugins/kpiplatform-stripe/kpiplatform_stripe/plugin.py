@@ -38,7 +38,7 @@ from kpiplatform_stripe import client as api
 from kpiplatform_stripe import mapping, segments
 from kpiplatform_stripe.client import MalformedAnswer, Missing
 
-SDK_SUPPORTS = ">=1.4,<2"
+SDK_SUPPORTS = ">=1.5,<2"
 
 EVENT_RETENTION_S = 30 * 86400
 # A cursor this old is treated as lost: the feed might already have dropped what follows it.
@@ -116,20 +116,20 @@ class _Sync:
         return self._prices
 
     @staticmethod
-    def stored(kind: str, ids) -> dict[str, dict]:
+    def stored(kind: str, ids, fields=None) -> dict[str, dict]:
+        """The stored objects of these ids (``fields``: only those top-level keys)."""
         ids = sorted({i for i in ids if i})
         if not ids:
             return {}
-        return {
-            o["external_id"]: o["payload"] for o in stored_source_objects(kind, external_ids=ids)
-        }
+        found = stored_source_objects(kind, external_ids=ids, fields=fields)
+        return {o["external_id"]: o["payload"] for o in found}
 
     @staticmethod
-    def stored_by_parent(kind: str, parents) -> list[dict]:
+    def stored_by_parent(kind: str, parents, fields=None) -> list[dict]:
         parents = sorted({p for p in parents if p})
         if not parents:
             return []
-        return stored_source_objects(kind, parents=parents)
+        return stored_source_objects(kind, parents=parents, fields=fields)
 
     # --- list stages (backfill) -----------------------------------------------------------
 
@@ -204,7 +204,7 @@ class _Sync:
             ]
             + list(fresh.get("invoice_payment", {}).values())
         }
-        invoices = self.stored("invoice", paid_by.values())
+        invoices = self.stored("invoice", paid_by.values(), mapping.INVOICE_FIELDS_OF_PAYMENTS)
         invoices.update(fresh.get("invoice", {}))
         return [mapping.charge_payment(c, invoices.get(paid_by.get(c["id"], ""))) for c in charges]
 
@@ -228,7 +228,7 @@ class _Sync:
             paid_by[mapping._id((p.get("payment") or {}).get("charge"))] = mapping._id(
                 p.get("invoice")
             )
-        invoices = self.stored("invoice", paid_by.values())
+        invoices = self.stored("invoice", paid_by.values(), mapping.INVOICE_FIELDS_OF_PAYMENTS)
         invoices.update(fresh.get("invoice", {}))
         out = []
         for r in refunds:
@@ -265,7 +265,7 @@ class _Sync:
         the segments they had before and no longer have are tombstoned."""
         fresh_invoices = fresh_invoices or {}
         invoices: dict[str, dict[str, dict]] = {sid: {} for sid in subs}
-        for o in self.stored_by_parent("invoice", subs):
+        for o in self.stored_by_parent("invoice", subs, segments.INVOICE_FIELDS):
             invoices[o["parent"]][o["external_id"]] = o["payload"]
         for iid, inv in fresh_invoices.items():
             sid = mapping.parent_subscription(inv)

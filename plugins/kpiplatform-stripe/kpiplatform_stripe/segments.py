@@ -19,6 +19,10 @@ from decimal import Decimal
 
 from kpiplatform_stripe import mrr_rules
 
+# The fields of an invoice derive reads (here and in mrr_rules): what the connector reads
+# back of a stored invoice to derive segments. A rule that reads another field adds it here.
+INVOICE_FIELDS = ("id", "parent", "status", "currency", "discounts", "lines")
+
 # Rates starting at the same moment: a later rank wins.
 TAIL, CREDIT, LINE, STATE_CHANGE, PRORATION = -1, 0, 1, 2, 3
 
