@@ -6,7 +6,6 @@ lists leave out fails here."""
 from __future__ import annotations
 
 import pytest
-
 from kpiplatform_stripe import mapping, segments
 from kpiplatform_stripe.sandbox.generate import generate
 

@@ -321,10 +321,7 @@ class Billing:
     def pay_open(self, t: int, sub: dict) -> None:
         """The customer's card works again: the open invoices are paid, the subscription is
         active again."""
-        for inv in self.store.listing("invoices"):
-            parent = inv.get("parent") or {}
-            if (parent.get("subscription_details") or {}).get("subscription") != sub["id"]:
-                continue
+        for inv in self.store.related("invoices_of_subscription", sub["id"]):
             if inv["status"] == "open":
                 inv.update(status="paid", amount_paid=inv["total"], amount_remaining=0)
                 inv["status_transitions"]["paid_at"] = t
@@ -347,14 +344,7 @@ class Billing:
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
         charge["refunds"]["data"].insert(0, re)
-        payment = next(
-            (
-                p
-                for p in self.store.listing("invoice_payments")
-                if p["payment"].get("charge") == charge["id"]
-            ),
-            None,
-        )
+        payment = next(iter(self.store.related("payments_of_charge", charge["id"])), None)
         if payment is not None:
             inv = self.store.get("invoices", payment["invoice"])
             tax = sum(x["amount"] for x in inv["total_taxes"])

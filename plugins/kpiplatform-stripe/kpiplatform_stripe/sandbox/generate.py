@@ -82,6 +82,7 @@ class _GenStore(Store):
     def add(self, resource: str, obj: dict) -> dict:
         self.lists[resource].append(obj)
         self.index[resource][obj["id"]] = obj
+        self._looked_up(resource, obj)
         return obj
 
 

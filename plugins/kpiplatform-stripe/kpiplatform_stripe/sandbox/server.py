@@ -191,8 +191,10 @@ class Handler(BaseHTTPRequestHandler):
             from kpiplatform_stripe.sandbox.store import page
 
             with store.lock:
-                objects = _filtered(resource, store.listing(resource), query)
-                body = page(objects, query, f"/v1/{resource}")
+                whole = store.lists[resource]
+                objects = _filtered(resource, whole, query)
+                positions = store.positions(resource) if objects is whole else None
+                body = page(objects, query, f"/v1/{resource}", positions)
                 data = json.dumps(body).encode()
             return self._send(200, data)
         if len(parts) == 3:
