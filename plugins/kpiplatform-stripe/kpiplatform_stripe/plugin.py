@@ -89,6 +89,10 @@ LIST_PARAMS = {
 PAGE_OBJECTS = 2000
 # Subscriptions whose segments one page derives (source objects are read 1,000 at a time).
 DERIVE_BATCH = 1000
+# The list stages after the invoices: each of their pages also derives the segments of a
+# batch of subscriptions (everything segments come from is stored by then), so the
+# derivation runs while the next upstream page is on its way instead of after the lists.
+DERIVE_DURING = ("invoice_payments", "charges", "refunds", "credit_notes")
 # The demo company of `make run`: its sandbox key and size (the generator makes two years).
 DEMO_KEY = "sk_test_sandbox"
 DEMO_CUSTOMERS = 400
@@ -308,7 +312,7 @@ def _backfill(run: _Sync, state: dict) -> Iterator[SyncPage]:
     while state["stage"] < len(STAGES):
         stage = STAGES[state["stage"]]
         if stage == "segments":
-            yield from _derive_all(run, state)
+            yield from _derive_rest(run, state)
         else:
             read = state.get("read", 0)
             for objects, after in _batches(
@@ -326,14 +330,17 @@ def _backfill(run: _Sync, state: dict) -> Iterator[SyncPage]:
                     raise SyncFailed(f"Stripe sent a malformed {stage} page: {exc}.") from None
                 read += len(objects)
                 state = {**state, "after": after, "read": read}
+                progress = f"backfill: {stage} ({read} read)"
+                if stage in DERIVE_DURING and not state.get("derived_all"):
+                    state = _derive_next(run, state, page)
+                    progress += f", MRR segments of {state.get('derived', 0)} subscriptions"
                 page.state = dict(state)
-                page.progress = f"backfill: {stage} ({read} read)"
+                page.progress = progress
                 yield page
         state = {**state, "stage": state["stage"] + 1, "after": None, "read": 0}
     state = {**state, "mode": "events"}
-    state.pop("stage", None)
-    state.pop("after", None)
-    state.pop("read", None)
+    for key in ("stage", "after", "read", "derived_after", "derived", "derived_all"):
+        state.pop(key, None)
     yield SyncPage(state=state, progress="backfill done: following Stripe's events")
 
 
@@ -351,15 +358,35 @@ def _batches(pages) -> Iterator[tuple[list[dict], str | None]]:
         yield batch, after
 
 
-def _derive_all(run: _Sync, state: dict) -> Iterator[SyncPage]:
-    after, done = state.get("after"), state.get("read", 0)
-    while batch := stored_source_objects("subscription", after=after, limit=DERIVE_BATCH):
-        subs = {o["external_id"]: o["payload"] for o in batch}
-        page = run.segments_page(subs)
-        after = batch[-1]["external_id"]
-        done += len(batch)
-        page.state = {**state, "after": after, "read": done}
-        page.progress = f"backfill: MRR segments of {done} subscriptions"
+def _derive_next(run: _Sync, state: dict, page: SyncPage | None = None) -> dict:
+    """Derive the segments of the next DERIVE_BATCH stored subscriptions (after
+    ``derived_after``) into ``page``; the state after them (``derived_all`` once none is
+    left)."""
+    after = state.get("derived_after")
+    batch = stored_source_objects("subscription", after=after, limit=DERIVE_BATCH)
+    if not batch:
+        return {**state, "derived_all": True}
+    derived = run.segments_page({o["external_id"]: o["payload"] for o in batch})
+    if page is not None:
+        page.records.update(derived.records)
+        page.deleted.update(derived.deleted)
+        page.source_objects.update(derived.source_objects)
+    return {
+        **state,
+        "derived_after": batch[-1]["external_id"],
+        "derived": state.get("derived", 0) + len(batch),
+    }
+
+
+def _derive_rest(run: _Sync, state: dict) -> Iterator[SyncPage]:
+    """The segments of the subscriptions the list stages left underived, a page a batch."""
+    while not state.get("derived_all"):
+        page = SyncPage()
+        state = _derive_next(run, state, page)
+        if state.get("derived_all"):
+            return
+        page.state = dict(state)
+        page.progress = f"backfill: MRR segments of {state['derived']} subscriptions"
         yield page
 
 
