@@ -1,11 +1,11 @@
 """Stripe sync benchmark: a full sync against the same pages read with the bare SDK, the
 worker's peak memory, and the freshness of a webhook.
 
-    python -m bench.sync [--customers 50000] [--months 6] [--events 20]
+    python -m bench.sync [--customers 50000] [--months 10] [--events 20]
                          (on the benchmark database, see bench/database.py)
 
 1. Generates a company with the sandbox's generator (outside the timings; ``--customers``
-   and ``--months`` set the size: 50,000 customers over 6 months make about 200,000
+   and ``--months`` set the size: 50,000 customers over 10 months make about 200,000
    invoices) and serves it with the sandbox, in a process of its own.
 2. **Bare SDK**: a separate process lists every resource the connector lists (same
    endpoints, same parameters, pages of 100) with ``stripe.StripeClient``, writing nothing.
@@ -125,7 +125,7 @@ def bench_company():
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=50_000)
-    parser.add_argument("--months", type=int, default=6)
+    parser.add_argument("--months", type=int, default=10)
     parser.add_argument("--events", type=int, default=20)
     parser.add_argument(
         "--typed", action="store_true", help="also time the SDK's typed list methods (slow)"
