@@ -33,15 +33,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from kpiplatform_stripe.plugin import STAGES as STRIPE_STAGES
+from kpiplatform_stripe.plugin import LIST_STAGES
 
 from bench.database import setup_django
 
 BENCH_SLUG = "syncbench"
 KEY = "sk_test_bench_" + "5f1c0d9e7a2b"
 WEBHOOK_SECRET = "whsec_bench_" + "c2a9f1e0"
-# What the full sync lists (its stages but the last, which derives segments from them).
-LISTED = tuple(stage for stage in STRIPE_STAGES if stage != "segments")
+# What the full sync lists.
+LISTED = LIST_STAGES
 
 
 def free_port() -> int:

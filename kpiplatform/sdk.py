@@ -428,15 +428,18 @@ def stored_source_objects(
     after: str | None = None,
     limit: int | None = None,
     fields: Iterable[str] | None = None,
+    written_before: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The source objects of ``kind`` this connection stored with earlier pages (SDK 1.4),
     read-only, as ``{"external_id", "parent", "payload"}`` in ``external_id`` order: those
     with the given ids, or those of the given parents, or (neither given) every one after
     ``after``, at most ``limit``. ``fields`` (SDK 1.5) names the top-level keys of the
     payload to return, each present (None where the payload has no such key); reading only
-    what a derivation needs is much faster than reading whole objects. Only callable from
-    within a connector's ``sync`` (the platform knows the connection then); elsewhere it
-    raises RuntimeError."""
+    what a derivation needs is much faster than reading whole objects. ``written_before``
+    (SDK 1.5) keeps only the objects last stored before that time: after a full resync has
+    stored everything the upstream lists, those are the ones it no longer has. Only callable
+    from within a connector's ``sync`` (the platform knows the connection then); elsewhere
+    it raises RuntimeError."""
     if _source_object_reader is None:
         raise RuntimeError("stored_source_objects is only available while a sync runs")
     return _source_object_reader(
@@ -446,6 +449,7 @@ def stored_source_objects(
         after=after,
         limit=limit,
         fields=None if fields is None else list(fields),
+        written_before=written_before,
     )
 
 

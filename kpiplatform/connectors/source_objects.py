@@ -9,6 +9,7 @@ company's read-only role, through ``sdk.stored_source_objects`` while its sync r
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
 
 import orjson
@@ -42,6 +43,10 @@ def problem(page: sdk.SyncPage) -> str:
     ):
         return "the connector's source objects are not {kind: [SourceObject, ...]}."
     return ""
+
+
+def _json(payload: dict) -> str:
+    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def store(connection_id: int, objects: dict[str, list[sdk.SourceObject]]) -> int:
@@ -79,7 +84,7 @@ def store(connection_id: int, objects: dict[str, list[sdk.SourceObject]]) -> int
                         kind,
                         [o.external_id for o in kept],
                         [o.parent for o in kept],
-                        [orjson.dumps(o.payload, option=orjson.OPT_NON_STR_KEYS).decode() for o in kept],
+                        [_json(o.payload) for o in kept],
                     ],
                 )
                 written += len(kept)
@@ -95,6 +100,7 @@ def read(
     after: str | None = None,
     limit: int | None = None,
     fields: list[str] | None = None,
+    written_before: dt.datetime | None = None,
 ) -> list[dict]:
     """The stored objects of one kind, in external id order (see sdk.stored_source_objects).
 
@@ -110,6 +116,9 @@ def read(
     if after is not None:
         where.append("external_id > %s")
         params.append(after)
+    if written_before is not None:
+        where.append("updated_at < %s")
+        params.append(written_before)
     limit = min(limit or MAX_READ, MAX_READ) if external_ids is None and parents is None else None
     payload = "payload"
     if fields is not None:

@@ -18,6 +18,7 @@ invoices again, and a new definition choice can derive everything again without 
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 
@@ -67,7 +68,9 @@ EVENT_TYPES = [
     "credit_note.created",
     "price.updated",
 ]
-STAGES = (
+# The lists a backfill reads, in order; then the segments derived from what they stored, and
+# (a full resync only) the sweep of what Stripe no longer lists.
+LIST_STAGES = (
     "customers",
     "products",
     "prices",
@@ -78,7 +81,39 @@ STAGES = (
     "charges",
     "refunds",
     "credit_notes",
-    "segments",
+)
+STAGES = (*LIST_STAGES, "segments", "sweep")
+# What the sweep of a full resync removes when Stripe no longer lists an object the
+# connection stored (deleted upstream while the events saying so expired), kind by kind:
+# the source object, and the records of it in this dataset (None: records of it are
+# derived again instead: a gone invoice re-derives its subscription's segments).
+SWEPT = (
+    ("customer", "customers"),
+    ("product", None),
+    ("price", "plans"),
+    ("coupon", None),
+    ("subscription", "subscriptions"),
+    ("invoice", None),
+    ("invoice_payment", None),
+    ("charge", "payments"),
+    ("refund", "payments"),
+    ("credit_note", None),
+)
+# Objects stored this long before the resync began and not since count as gone: the margin
+# covers a clock difference between the worker and the database.
+SWEEP_MARGIN_S = 3600
+# The cursor's keys that only a backfill uses (dropped once it is done).
+BACKFILL_KEYS = (
+    "stage",
+    "after",
+    "read",
+    "derived_after",
+    "derived",
+    "derived_all",
+    "resync",
+    "sweep_kind",
+    "sweep_after",
+    "swept",
 )
 LIST_PARAMS = {
     "subscriptions": {"status": "all", "expand": ["data.discounts"]},
@@ -146,7 +181,11 @@ class _Sync:
         return handler(objects)
 
     def _page_customers(self, objects):
-        return SyncPage(records={"customers": [mapping.customer(o) for o in objects]})
+        return SyncPage(
+            records={"customers": [mapping.customer(o) for o in objects]},
+            # The id alone: what a full resync's sweep looks for.
+            source_objects={"customer": [SourceObject(o["id"], {"id": o["id"]}) for o in objects]},
+        )
 
     def _page_products(self, objects):
         return SyncPage(source_objects={"product": [SourceObject(o["id"], o) for o in objects]})
@@ -263,14 +302,19 @@ class _Sync:
     # --- segments -------------------------------------------------------------------------
 
     def segments_page(
-        self, subs: dict[str, dict], fresh_invoices: dict[str, dict] | None = None
+        self,
+        subs: dict[str, dict],
+        fresh_invoices: dict[str, dict] | None = None,
+        gone_invoices: frozenset[str] = frozenset(),
     ) -> SyncPage:
-        """The segments of these subscriptions, derived again from everything known of them;
-        the segments they had before and no longer have are tombstoned."""
+        """The segments of these subscriptions, derived again from everything known of them
+        (but ``gone_invoices``); the segments they had before and no longer have are
+        tombstoned."""
         fresh_invoices = fresh_invoices or {}
         invoices: dict[str, dict[str, dict]] = {sid: {} for sid in subs}
         for o in self.stored_by_parent("invoice", subs, segments.INVOICE_FIELDS):
-            invoices[o["parent"]][o["external_id"]] = o["payload"]
+            if o["external_id"] not in gone_invoices:
+                invoices[o["parent"]][o["external_id"]] = o["payload"]
         for iid, inv in fresh_invoices.items():
             sid = mapping.parent_subscription(inv)
             if sid in invoices:
@@ -308,11 +352,15 @@ def _backfill(run: _Sync, state: dict) -> Iterator[SyncPage]:
             "since": now,
             "cursor": newest["id"] if newest else None,
             "cursor_at": newest["created"] if newest else now,
+            "resync": bool(state.get("resync")),
         }
     while state["stage"] < len(STAGES):
         stage = STAGES[state["stage"]]
         if stage == "segments":
             yield from _derive_rest(run, state)
+        elif stage == "sweep":
+            if state.get("resync"):
+                yield from _sweep(run, state)
         else:
             read = state.get("read", 0)
             for objects, after in _batches(
@@ -339,7 +387,7 @@ def _backfill(run: _Sync, state: dict) -> Iterator[SyncPage]:
                 yield page
         state = {**state, "stage": state["stage"] + 1, "after": None, "read": 0}
     state = {**state, "mode": "events"}
-    for key in ("stage", "after", "read", "derived_after", "derived", "derived_all"):
+    for key in BACKFILL_KEYS:
         state.pop(key, None)
     yield SyncPage(state=state, progress="backfill done: following Stripe's events")
 
@@ -387,6 +435,43 @@ def _derive_rest(run: _Sync, state: dict) -> Iterator[SyncPage]:
             return
         page.state = dict(state)
         page.progress = f"backfill: MRR segments of {state['derived']} subscriptions"
+        yield page
+
+
+def _sweep(run: _Sync, state: dict) -> Iterator[SyncPage]:
+    """After a full resync stored everything Stripe lists: remove what it stored before and
+    Stripe no longer lists (SWEPT), a page per kind and thousand objects; the cursor holds
+    the kind and the last id swept."""
+    cutoff = dt.datetime.fromtimestamp(state["since"] - SWEEP_MARGIN_S, dt.UTC)
+    swept = state.get("swept", 0)
+    while state.get("sweep_kind", 0) < len(SWEPT):
+        kind, dataset = SWEPT[state.get("sweep_kind", 0)]
+        gone = stored_source_objects(
+            kind, after=state.get("sweep_after"), limit=1000, written_before=cutoff
+        )
+        if not gone:
+            state = {**state, "sweep_kind": state.get("sweep_kind", 0) + 1, "sweep_after": None}
+            continue
+        ids = [o["external_id"] for o in gone]
+        page = SyncPage(source_objects={kind: [SourceObject(i, None) for i in ids]})
+        if dataset:
+            page.deleted[dataset] = ids
+        if kind == "subscription":
+            vanished = {i: {"id": i, "customer": "", "status": "canceled"} for i in ids}
+            derived = run.segments_page(vanished)
+        elif kind == "invoice":
+            parents = run.stored("subscription", (o["parent"] for o in gone))
+            derived = run.segments_page(parents, gone_invoices=frozenset(ids))
+        else:
+            derived = None
+        if derived is not None:
+            page.records.update(derived.records)
+            page.deleted.update(derived.deleted)
+            page.source_objects.update(derived.source_objects)
+        swept += len(ids)
+        state = {**state, "sweep_after": ids[-1], "swept": swept}
+        page.state = dict(state)
+        page.progress = f"full resync: {swept} objects Stripe no longer has removed"
         yield page
 
 
@@ -498,8 +583,13 @@ def _records_of(run, page: SyncPage, wanted, fetched, fresh, deleted_customers) 
     missing = wanted.get("customers", set()) - set(customers)
     if customers:
         page.records["customers"] = [mapping.customer(c) for c in customers.values()]
+        page.source_objects["customer"] = [SourceObject(c, {"id": c}) for c in customers]
     if deleted_customers or missing:
         page.deleted["customers"] = sorted({*deleted_customers, *missing} - {None})
+        page.source_objects["customer"] = [
+            *page.source_objects.get("customer", []),
+            *(SourceObject(c, None) for c in page.deleted["customers"]),
+        ]
     if prices := fetched.get("prices"):
         if run._prices is not None:
             run._prices.update(prices)
@@ -574,8 +664,8 @@ class StripeConnector(Connector):
             if state.get("mode") == "events":
                 if state.get("cursor_at", 0) < time.time() - RESYNC_AFTER_S:
                     # Stripe no longer has every event after the cursor: list everything again.
-                    yield SyncPage(state={}, progress="cursor older than 30 days: full resync")
-                    state = {}
+                    state = {"resync": True}
+                    yield SyncPage(state=state, progress="cursor older than 30 days: full resync")
                 else:
                     yield from _events(run, state)
                     return

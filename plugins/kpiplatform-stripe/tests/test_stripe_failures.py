@@ -3,12 +3,14 @@ a malformed page fails the run and leaves what came before it, an old cursor res
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
+from django.utils import timezone
 from kpiplatform_stripe.plugin import STAGES
 from stripe_helpers import connect, counts, expected_counts, last_run, stored, sync_now
 
-from kpiplatform.connectors.models import Connection
+from kpiplatform.connectors.models import Connection, SourceObject
 from kpiplatform.data.models import Customer
 
 
@@ -62,13 +64,28 @@ def test_a_malformed_page_fails_the_run_and_keeps_the_earlier_pages(acme, sandbo
 def test_a_cursor_older_than_the_events_retention_starts_a_full_resync(acme, sandbox):
     connection_id = connect(acme)
     assert sync_now(acme, connection_id).startswith("succeeded")
+    # Deleted at Stripe while no sync ran: the event saying so is older than the new cursor.
+    gone = sandbox.store.listing("customers")[-1]["id"]
+    sandbox.delete_customer(gone, at=int(time.time()) - 20 * 86400)
+    kept = sandbox.store.listing("customers")[0]["id"]
+    assert gone in stored(acme, Customer)
     with acme.activate():
+        # As if that sync ran 31 days ago: its cursor and what it stored.
         connection = Connection.objects.get(pk=connection_id)
         connection.state = {**connection.state, "cursor_at": int(time.time()) - 31 * 86400}
         connection.save(update_fields=["state"])
+        SourceObject.objects.filter(connection_id=connection_id).update(
+            updated_at=timezone.now() - dt.timedelta(days=31)
+        )
     listed = len(sandbox.requests)
     assert sync_now(acme, connection_id).startswith("succeeded")
     assert "/v1/customers" in sandbox.requests[listed:]  # listed again
     assert last_run(acme).progress == "backfill done: following Stripe's events"
     want = expected_counts(sandbox.store)
     assert {k: counts(acme)[k] for k in want} == want
+    # The sweep tombstoned the customer Stripe no longer lists, and only it.
+    live = stored(acme, Customer)
+    assert gone not in live and kept in live
+    with acme.activate():
+        assert Customer.objects.get(source="stripe", external_id=gone).deleted_at is not None
+    assert last_run(acme).counts["customers"]["deleted"] == 1
