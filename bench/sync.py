@@ -130,6 +130,12 @@ def main() -> None:
     parser.add_argument(
         "--typed", action="store_true", help="also time the SDK's typed list methods (slow)"
     )
+    parser.add_argument(
+        "--seed",
+        type=Path,
+        help="a seed file written by an earlier run or by the generator (--out): served as "
+        "it is instead of generating one (--customers and --months are then ignored)",
+    )
     parser.add_argument("--bare-read", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_read:
@@ -138,13 +144,18 @@ def main() -> None:
     from kpiplatform_stripe.sandbox.generate import generate
 
     began = time.perf_counter()
-    seed = generate(customers=args.customers, months=args.months)
-    objects = sum(len(seed[r]) for r in LISTED)
     tmp = Path(tempfile.mkdtemp(prefix="syncbench-"))
-    seed_file = tmp / "seed.json"
-    seed_file.write_text(json.dumps(seed, separators=(",", ":")))
+    if args.seed:
+        seed_file = args.seed
+        seed = json.loads(seed_file.read_text())
+    else:
+        seed = generate(customers=args.customers, months=args.months)
+        seed_file = tmp / "seed.json"
+        seed_file.write_text(json.dumps(seed, separators=(",", ":")))
+    objects = sum(len(seed[r]) for r in LISTED)
     print(
-        f"generated {len(seed['customers'])} customers, {len(seed['invoices'])} invoices, "
+        f"{'read' if args.seed else 'generated'} {len(seed['customers'])} customers, "
+        f"{len(seed['invoices'])} invoices, "
         f"{objects} objects listed in all, in {time.perf_counter() - began:.0f} s",
         flush=True,
     )
