@@ -44,7 +44,7 @@ def disconnect(connection: Connection, *, keep_data: bool) -> Disconnected:
             if not keep_data:
                 writer = BulkWriter(connection.source)
                 for dataset in DATASETS:
-                    if removed := writer.purge(dataset):
+                    if removed := writer.purge(dataset).live:
                         result.deleted[dataset] = removed
             Connection.objects.filter(pk=connection.pk).delete()
     return result

@@ -72,6 +72,16 @@ class WriteCounts:
 
 
 @dataclass(frozen=True)
+class Purged:
+    """What one purge call removed: ``live`` records (tombstones not counted), ``rows`` in all
+    (fewer than the call's limit: none of the source is left), and the ``last`` external id."""
+
+    live: int
+    rows: int
+    last: str
+
+
+@dataclass(frozen=True)
 class _DatasetPlan:
     """Everything about one dataset the writer needs per row and per page, computed once."""
 
@@ -130,13 +140,21 @@ DELETE_SQL = sql.SQL("""
     )
     SELECT count(*), min({date}), max({date}) FROM gone
 """)
-# Every record of a source, tombstones too: what a disconnected source brought, removed.
+# The records of a source, tombstones too: what a disconnected source brought, removed.
+# In external_id order from just after ``after``, at most ``limit`` rows (NULL: all), so a
+# large source goes in bounded batches, each resuming where the last stopped (through the
+# (source, external_id) index, without walking the rows already deleted). Rows are locked in
+# key order, as upserts lock them.
 PURGE_SQL = sql.SQL("""
-    WITH gone AS (
-        DELETE FROM {table} t WHERE t.source = %(source)s
-        RETURNING {day} AS day, t.deleted_at IS NULL AS live
+    WITH doomed AS (
+        SELECT id FROM {table} WHERE source = %(source)s AND external_id > %(after)s
+        ORDER BY external_id LIMIT %(limit)s
+    ), gone AS (
+        DELETE FROM {table} t USING doomed d WHERE t.id = d.id
+        RETURNING t.external_id, {day} AS day, t.deleted_at IS NULL AS live
     )
-    SELECT count(*) FILTER (WHERE live), count(*), min({date}), max({date}) FROM gone
+    SELECT count(*) FILTER (WHERE live), count(*), min({date}), max({date}), max(external_id)
+    FROM gone
 """)
 CREATE_STAGING_SQL = sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({column_defs})")
 COPY_SQL = sql.SQL("COPY {staging} ({columns}) FROM STDIN")
@@ -392,17 +410,18 @@ class BulkWriter:
         self._finish(plan, counts, low, high)
         return counts.deleted
 
-    def purge(self, dataset: str) -> int:
-        """Delete every record of this source in ``dataset``, tombstones too (the data of a
-        source disconnected with its data); return how many were live. The days they fell
-        on are recomputed like any other change."""
+    def purge(self, dataset: str, *, limit: int | None = None, after: str = "") -> Purged:
+        """Delete the records of this source in ``dataset``, tombstones too (the data of a
+        source disconnected with its data): every one, or with ``limit`` the next ``limit``
+        of them in external id order after ``after`` (give the batch's ``last`` to the next
+        call). The days they fell on are recomputed like any other change."""
         plan = self._prepare(dataset)
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(plan.purge_sql, {"source": self.source})
-            live, removed, low, high = cursor.fetchone()
+            cursor.execute(plan.purge_sql, {"source": self.source, "limit": limit, "after": after})
+            live, removed, low, high, last = cursor.fetchone()
         counts = WriteCounts(deleted=live)
         self._finish(plan, counts, low if removed else None, high if removed else None)
-        return live
+        return Purged(live=live, rows=removed, last=last or after)
 
     def _prepare(self, dataset: str) -> _DatasetPlan:
         # Canonical tables exist only in company schemas; say so rather than fail on SQL.
