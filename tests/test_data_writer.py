@@ -150,6 +150,9 @@ def test_purge_in_batches_removes_a_source_tombstones_too_and_reports_each_batch
         assert list(Payment.objects.values_list("source", "external_id")) == [("other", "p0")]
         assert writer.counts.deleted == 3
         assert len(signals) == 2  # the empty batch changed nothing
+        whole = BulkWriter("other").purge("payments")  # no limit: every record at once
+        assert (whole.live, whole.rows, whole.last) == (1, 1, "p0")
+        assert not Payment.objects.exists()
 
 
 def test_last_record_of_an_id_wins_within_a_call(acme):

@@ -104,6 +104,7 @@ class _DatasetPlan:
     upsert_sql: str
     delete_sql: str = field(default="")
     purge_sql: str = field(default="")
+    purge_batch_sql: str = field(default="")
 
 
 # The statements of every dataset, templated once per dataset by _plan with psycopg.sql:
@@ -140,12 +141,20 @@ DELETE_SQL = sql.SQL("""
     )
     SELECT count(*), min({date}), max({date}) FROM gone
 """)
-# The records of a source, tombstones too: what a disconnected source brought, removed.
-# In external_id order from just after ``after``, at most ``limit`` rows (NULL: all), so a
-# large source goes in bounded batches, each resuming where the last stopped (through the
-# (source, external_id) index, without walking the rows already deleted). Rows are locked in
-# key order, as upserts lock them.
+# Every record of a source, tombstones too: what a disconnected source brought, removed.
 PURGE_SQL = sql.SQL("""
+    WITH gone AS (
+        DELETE FROM {table} t WHERE t.source = %(source)s
+        RETURNING t.external_id, {day} AS day, t.deleted_at IS NULL AS live
+    )
+    SELECT count(*) FILTER (WHERE live), count(*), min({date}), max({date}), max(external_id)
+    FROM gone
+""")
+# The same, in bounded batches: at most ``limit`` rows in external_id order from just after
+# ``after``, each batch resuming where the last stopped through the (source, external_id)
+# index, without walking the rows already deleted. Rows are locked in key order, as upserts
+# lock them.
+PURGE_BATCH_SQL = sql.SQL("""
     WITH doomed AS (
         SELECT id FROM {table} WHERE source = %(source)s AND external_id > %(after)s
         ORDER BY external_id LIMIT %(limit)s
@@ -220,6 +229,9 @@ def _plan(dataset: str) -> _DatasetPlan:
     )
     delete_sql = DELETE_SQL.format(table=table, day=record_day("t"), date=calendar_day("day"))
     purge_sql = PURGE_SQL.format(table=table, day=record_day("t"), date=calendar_day("day"))
+    purge_batch_sql = PURGE_BATCH_SQL.format(
+        table=table, day=record_day("t"), date=calendar_day("day")
+    )
     # Django field types ("varchar(255)", "numeric(20, 10)"...) are SQL, not identifiers.
     staging_columns = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.db_type)) for c in columns
@@ -258,6 +270,7 @@ def _plan(dataset: str) -> _DatasetPlan:
         upsert_sql=upsert_sql.as_string(),
         delete_sql=delete_sql.as_string(),
         purge_sql=purge_sql.as_string(),
+        purge_batch_sql=purge_batch_sql.as_string(),
     )
 
 
@@ -417,7 +430,12 @@ class BulkWriter:
         call). The days they fell on are recomputed like any other change."""
         plan = self._prepare(dataset)
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(plan.purge_sql, {"source": self.source, "limit": limit, "after": after})
+            if limit is None:
+                cursor.execute(plan.purge_sql, {"source": self.source})
+            else:
+                cursor.execute(
+                    plan.purge_batch_sql, {"source": self.source, "limit": limit, "after": after}
+                )
             live, removed, low, high, last = cursor.fetchone()
         counts = WriteCounts(deleted=live)
         self._finish(plan, counts, low if removed else None, high if removed else None)
