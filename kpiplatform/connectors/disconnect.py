@@ -43,7 +43,13 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from kpiplatform.connectors import sync
-from kpiplatform.connectors.models import Connection, Disconnection, SourceObject, SyncRun
+from kpiplatform.connectors.models import (
+    Connection,
+    Disconnection,
+    SourceObject,
+    SyncRun,
+    WebhookEvent,
+)
 from kpiplatform.data.models import DATASETS
 from kpiplatform.data.signals import writes_finished
 from kpiplatform.data.writer import BulkWriter
@@ -56,6 +62,16 @@ PURGE_BATCH = 10_000
 # A task removes for this long, then sends itself again to carry on (well within the task's
 # time limit, and other companies' tasks get the worker in between).
 SLICE_S = 300
+# The next batch of a connection's source objects, in id order after the last batch's.
+PURGE_SOURCE_OBJECTS_SQL = f"""
+    WITH gone AS (
+        DELETE FROM {SourceObject._meta.db_table} WHERE id IN (
+            SELECT id FROM {SourceObject._meta.db_table}
+            WHERE connection_id = %s AND id > %s ORDER BY id LIMIT %s
+        ) RETURNING id
+    )
+    SELECT count(*), max(id) FROM gone
+"""  # noqa: S608 (the table's name is ours; the values are parameters)
 # A task that finds the connection's lease taken (a sync refusing to start, a killed
 # worker's session not yet closed) tries again this much later.
 BUSY_RETRY_S = 2
@@ -92,7 +108,8 @@ class Disconnected:
 
 
 def disconnect_keeping_data(connection: Connection) -> Disconnected:
-    """Delete the connection, its secrets and runs; the records it brought stay."""
+    """Delete the connection, its secrets, runs, source objects and webhook address; the
+    records it brought stay."""
     with sync.lease(connection.pk) as taken:
         if not taken:
             raise SyncRunning()
@@ -101,7 +118,7 @@ def disconnect_keeping_data(connection: Connection) -> Disconnected:
             removal = Disconnection.objects.filter(connection_id=connection.pk).first()
             if removal is not None:
                 raise AlreadyDisconnecting(removal)
-            Connection.objects.filter(pk=connection.pk).delete()
+            _delete_connection(connection.pk)
     return Disconnected(source=connection.source, keep_data=True)
 
 
@@ -215,26 +232,36 @@ def _remove(removal: Disconnection, started: float) -> Step:
     # The connection's stored upstream objects: as many as its records, in batches too.
     after_id = 0
     while True:
-        with transaction.atomic():
+        with transaction.atomic(), db_connection.cursor() as cursor:
             _bounded_waits()
-            ids = list(
-                SourceObject.objects.filter(connection_id=connection.pk, id__gt=after_id)
-                .order_by("id")
-                .values_list("id", flat=True)[:PURGE_BATCH]
-            )
-            SourceObject.objects.filter(id__in=ids).delete()
-        if len(ids) < PURGE_BATCH:
+            cursor.execute(PURGE_SOURCE_OBJECTS_SQL, [connection.pk, after_id, PURGE_BATCH])
+            removed, last_id = cursor.fetchone()
+        if removed < PURGE_BATCH:
             break
-        after_id = ids[-1]
+        after_id = last_id
     with transaction.atomic():
         _bounded_waits()
-        # Its runs, webhook address and events, and the Disconnection row go with it.
-        Connection.objects.filter(pk=connection.pk).delete()
+        _delete_connection(connection.pk)  # the Disconnection row goes with it
     # Nothing more is deleted: what was is recomputed now, not after the recompute's delay.
     writes_finished.send(sender=BulkWriter, schema_name=db_connection.schema_name)
     deleted = sum(removal.deleted.values())
     logger.info("connection %s disconnected: %s records deleted", connection.pk, deleted)
     return Step(f"done: {deleted} records deleted")
+
+
+def _delete_connection(connection_id: int) -> None:
+    """Delete the connection with its source objects, runs, webhook address and events.
+
+    The tables that grow with the connection's age (a Stripe account's hundreds of
+    thousands of source objects, a run every few minutes, an event per webhook) are emptied
+    with one statement each: the ORM's cascade would load every row into memory first (a
+    project-wide ``post_delete`` receiver, django-tenants', rules out its fast delete)."""
+    with db_connection.cursor() as cursor:
+        for model in (SourceObject, WebhookEvent, SyncRun):
+            # The table's name is ours; the id a parameter.
+            query = f"DELETE FROM {model._meta.db_table} WHERE connection_id = %s"  # noqa: S608
+            cursor.execute(query, [connection_id])
+    Connection.objects.filter(pk=connection_id).delete()
 
 
 def _bounded_waits() -> None:
