@@ -388,6 +388,8 @@ def test_disconnect_deleting_the_data_shows_its_progress_then_leaves_nothing_of_
 ):
     pk = _synced_with_an_import_beside_it(acme, feed)
     admin = acme.client("admin")
+    not_yet = admin.get(f"/connections/{pk}/disconnect/progress/")  # nothing to follow
+    assert (not_yet.status_code, not_yet["Location"]) == (302, f"/connections/{pk}/")
     with django_capture_on_commit_callbacks() as sent:
         asked = admin.post(f"/connections/{pk}/disconnect/", {"data": "delete"}, follow=True)
     assert len(sent) == 1  # the removal's task, once the request commits
@@ -413,7 +415,9 @@ def test_disconnect_deleting_the_data_shows_its_progress_then_leaves_nothing_of_
     seen = []
     while (said := remove_queued(acme, pk)).startswith("continuing"):
         progress = admin.get(f"/connections/{pk}/disconnect/progress/", HTTP_HX_REQUEST="true")
-        seen.append(re.search(r"Disconnecting… [^<]*", progress.content.decode()).group(0))
+        html = progress.content.decode()
+        seen.append(re.search(r"Disconnecting… [^<]*", html).group(0))
+        assert 'id="connection-facts" hx-swap-oob="true"' in html  # the health follows it
     assert said == "done: 4 records deleted"
     assert seen[:3] == [
         f"Disconnecting… 0 of {total} datasets removed, 1 record deleted so far",

@@ -326,5 +326,8 @@ def connection_disconnect_progress(request, pk: int):
             )
             return HttpResponseClientRedirect(reverse("connections"))
         raise Http404("No such connection.")
-    context = {**_summary(connection), "poll_every": POLL_EVERY}
+    context = {**_summary(connection), "poll_every": POLL_EVERY, "with_facts": bool(request.htmx)}
+    if context["removal"] is None:  # not being disconnected: nothing to follow
+        page = reverse("connection", args=[pk])
+        return HttpResponseClientRedirect(page) if request.htmx else redirect(page)
     return render(request, "web/connection_removal.html", context)
