@@ -46,6 +46,9 @@ KPI_COMPUTE_CONNECTIONS = env.int("KPI_COMPUTE_CONNECTIONS", default=2)
 # still computed and stored.
 KPI_STATEMENT_TIMEOUT_S = env.float("KPI_STATEMENT_TIMEOUT_S", default=300)
 KPI_LOCK_TIMEOUT_S = env.float("KPI_LOCK_TIMEOUT_S", default=60)
+# How long a disconnect deleting a source's records waits for a row another write holds (an
+# import under the same source name) before it stops, saying so (it can be retried).
+KPI_DISCONNECT_LOCK_TIMEOUT_S = env.float("KPI_DISCONNECT_LOCK_TIMEOUT_S", default=60)
 # Seconds from a write to the recompute it schedules: writes meanwhile join that recompute.
 KPI_RECOMPUTE_DELAY_S = env.float("KPI_RECOMPUTE_DELAY_S", default=5)
 # Largest CSV/JSON file the import API accepts.

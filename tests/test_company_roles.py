@@ -31,6 +31,7 @@ HIDDEN = {
     # A webhook address's token would let plugin SQL trigger syncs of the company.
     "connectors_webhookendpoint",
     "connectors_webhookevent",
+    "connectors_disconnection",
 }
 
 

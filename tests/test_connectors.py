@@ -22,7 +22,7 @@ from kombu import Exchange, Queue
 from kpiplatform.celery import app, fan_out_tasks
 from kpiplatform.connectors import secrets, sync
 from kpiplatform.connectors.api import ConnectionSerializer
-from kpiplatform.connectors.models import Connection, SyncRun
+from kpiplatform.connectors.models import Connection, Disconnection, SyncRun
 from kpiplatform.connectors.tasks import start_due_syncs
 from kpiplatform.data.models import Customer
 from kpiplatform.data.writer import BulkWriter
@@ -321,6 +321,30 @@ def test_a_manual_only_connection_is_never_scheduled(acme, feed):
         assert start_due_syncs() == 0
     db_connection.set_schema_to_public()
     assert sync.companies_with_schedules([acme.schema_name]) == []
+
+
+def test_the_tick_sends_again_the_task_of_a_disconnect_that_lost_it(acme, globex, feed, settings):
+    created = create(acme, feed, schedule_minutes=0).json()  # never scheduled itself
+    with acme.activate():
+        sync.start(Connection.objects.get())
+    run_queued(acme, created["id"])
+    # Asked for in this test's transaction, its task is never sent: as if the broker lost it.
+    answer = acme.client().delete(f"/api/v1/connections/{created['id']}/?keep_data=false")
+    assert answer.status_code == 202
+    db_connection.set_schema_to_public()
+    assert sync.companies_with_schedules([acme.schema_name, globex.schema_name]) == [
+        acme.schema_name
+    ]
+    app.conf.task_always_eager = True  # the task it sends runs here
+    try:
+        with acme.activate():
+            assert start_due_syncs() == 0  # heard from just now: on its way
+            Disconnection.objects.update(heartbeat_at=timezone.now() - timedelta(minutes=11))
+            assert start_due_syncs() == 1
+            assert not Connection.objects.exists()
+    finally:
+        app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+    assert customers(acme) == []
 
 
 def test_globex_cannot_see_or_touch_acmes_connection(acme, globex, feed):

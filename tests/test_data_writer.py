@@ -129,6 +129,32 @@ def test_delete_tombstones_and_reupsert_revives(acme, signals):
         assert Payment.objects.get(external_id="p1").deleted_at is None
 
 
+def test_purge_in_batches_removes_a_source_tombstones_too_and_reports_each_batchs_days(
+    acme, signals
+):
+    days = [dt.date(2025, 1, 10), dt.date(2025, 3, 5), dt.date(2025, 2, 1), dt.date(2025, 7, 4)]
+    with acme.activate():
+        BulkWriter("s").upsert("payments", [payment(f"p{i}", d) for i, d in enumerate(days)])
+        BulkWriter("s").delete("payments", ["p3"])  # a tombstone: purged, not counted live
+        BulkWriter("other").upsert("payments", [payment("p0", dt.date(2025, 1, 10))])
+        signals.clear()
+        writer = BulkWriter("s")
+        first = writer.purge("payments", limit=2)
+        assert (first.live, first.rows, first.last) == (2, 2, "p1")  # in external id order
+        assert signals[-1][1] == {"payments": (dt.date(2025, 1, 9), dt.date(2025, 3, 6))}
+        second = writer.purge("payments", limit=2, after=first.last)
+        assert (second.live, second.rows, second.last) == (1, 2, "p3")
+        assert signals[-1][1] == {"payments": (dt.date(2025, 1, 31), dt.date(2025, 7, 5))}
+        last = writer.purge("payments", limit=2, after=second.last)
+        assert (last.live, last.rows, last.last) == (0, 0, "p3")  # fewer than 2: none left
+        assert list(Payment.objects.values_list("source", "external_id")) == [("other", "p0")]
+        assert writer.counts.deleted == 3
+        assert len(signals) == 2  # the empty batch changed nothing
+        whole = BulkWriter("other").purge("payments")  # no limit: every record at once
+        assert (whole.live, whole.rows, whole.last) == (1, 1, "p0")
+        assert not Payment.objects.exists()
+
+
 def test_last_record_of_an_id_wins_within_a_call(acme):
     with acme.activate():
         writer = BulkWriter("s", page_size=2)

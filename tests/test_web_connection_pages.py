@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from django.db import connection as db_connection
+from django.utils import timezone
 
-from kpiplatform.connectors import sync
+from kpiplatform.connectors import disconnect, sync
 from kpiplatform.connectors.models import Connection, SyncRun
 from kpiplatform.data.models import DATASETS, Customer, MrrSegment
 from kpiplatform.testing.data import load_records
@@ -277,9 +278,14 @@ def test_analysts_and_viewers_get_the_403_page_everywhere(acme, feed, role):
     add(acme, feed)
     pk = the_connection(acme).pk
     member = acme.client(role)
-    gets = ["/connections/", "/connections/add/listsource/"] + [
-        f"/connections/{pk}/{tail}" for tail in ("", "edit/", "progress/", "disconnect/")
-    ]
+    gets = (
+        ["/connections/", "/connections/add/listsource/"]
+        + [
+            f"/connections/{pk}/{tail}"
+            for tail in ("", "edit/", "progress/", "disconnect/", "disconnect/progress/")
+        ]
+        + ["/connections/live/"]
+    )
     for path in gets:
         answer = member.get(path)
         assert answer.status_code == 403, path
@@ -301,8 +307,9 @@ def test_another_companys_connections_and_runs_are_invisible(acme, globex, feed)
     intruder = globex.client("admin")
     listing = intruder.get("/connections/").content.decode()
     assert "Shop" not in listing and "No connection yet." in listing
-    for tail in ("", "edit/", "progress/", "disconnect/"):
+    for tail in ("", "edit/", "progress/", "disconnect/", "disconnect/progress/"):
         assert intruder.get(f"/connections/{pk}/{tail}").status_code == 404, tail
+    assert "Shop" not in intruder.get("/connections/live/").content.decode()
     for tail in ("test/", "sync/", "disconnect/"):
         assert intruder.post(f"/connections/{pk}/{tail}", {"data": "delete"}).status_code == 404
     # Acme's admin session on Globex's host is not logged in there.
@@ -368,17 +375,72 @@ def test_disconnect_keeping_the_data_leaves_the_records_and_the_kpis(acme, feed)
     assert sorted(r["external_id"] for r in listed["results"]) == ["seg-L1", "seg-L2"]
 
 
-def test_disconnect_deleting_the_data_removes_its_records_everywhere_and_recomputes(acme, feed):
+def remove_queued(company, connection_id: int) -> str:
+    """What the worker's removal task does with the connection's id (one slice)."""
+    with company.activate():
+        said = disconnect.remove(connection_id).said
+    db_connection.set_schema_to_public()
+    return said
+
+
+def test_disconnect_deleting_the_data_shows_its_progress_then_leaves_nothing_of_the_source(
+    acme, feed, monkeypatch, django_capture_on_commit_callbacks
+):
     pk = _synced_with_an_import_beside_it(acme, feed)
-    done = acme.client("admin").post(
-        f"/connections/{pk}/disconnect/", {"data": "delete"}, follow=True
-    )
-    assert messages_of(done) == [
-        "Shop is disconnected and its 4 records deleted (2 customers, 2 mrr_segments); "
-        "the KPIs they touched are being recomputed."
+    admin = acme.client("admin")
+    not_yet = admin.get(f"/connections/{pk}/disconnect/progress/")  # nothing to follow
+    assert (not_yet.status_code, not_yet["Location"]) == (302, f"/connections/{pk}/")
+    with django_capture_on_commit_callbacks() as sent:
+        asked = admin.post(f"/connections/{pk}/disconnect/", {"data": "delete"}, follow=True)
+    assert len(sent) == 1  # the removal's task, once the request commits
+    assert asked.redirect_chain == [(f"/connections/{pk}/", 302)]
+    assert messages_of(asked) == [
+        "Disconnecting Shop: the records it brought are being deleted in the background, then "
+        "the connection goes and the KPIs they touched are recomputed. The progress is below."
     ]
+    page = asked.content.decode()
+    total = len(DATASETS)
+    assert f"Disconnecting… 0 of {total} datasets removed, 0 records deleted so far" in page
+    assert f'hx-get="/connections/{pk}/disconnect/progress/"' in page
+    assert "Sync now" not in page  # nor any other action on a connection on its way out
+    listed = admin.get("/connections/").content.decode()
+    assert f"Disconnecting… 0 of {total} datasets removed" in listed
+    assert 'hx-get="/connections/live/"' in listed
     with acme.activate():
-        assert not Connection.objects.exists()
+        assert Customer.objects.filter(source="listsource").count() == 2  # nothing yet
+
+    # One record per batch and one batch per slice: each slice's progress is seen.
+    monkeypatch.setattr(disconnect, "PURGE_BATCH", 1)
+    monkeypatch.setattr(disconnect, "SLICE_S", 0)
+    seen = []
+    while (said := remove_queued(acme, pk)).startswith("continuing"):
+        progress = admin.get(f"/connections/{pk}/disconnect/progress/", HTTP_HX_REQUEST="true")
+        html = progress.content.decode()
+        seen.append(re.search(r"Disconnecting… [^<]*", html).group(0))
+        assert 'id="connection-facts" hx-swap-oob="true"' in html  # the health follows it
+    assert said == "done: 4 records deleted"
+    assert seen[:3] == [
+        f"Disconnecting… 0 of {total} datasets removed, 1 record deleted so far",
+        f"Disconnecting… 0 of {total} datasets removed, 2 records deleted so far",
+        f"Disconnecting… 1 of {total} datasets removed, 2 records deleted so far",
+    ]
+    assert f"Disconnecting… 4 of {total} datasets removed, 4 records deleted so far" in seen
+    assert (
+        seen[-1] == f"Disconnecting… {total} of {total} datasets removed, 4 records deleted so far"
+    )
+
+    # Gone: the polling page is taken to the list, which no longer has it.
+    gone = admin.get(f"/connections/{pk}/disconnect/progress/", HTTP_HX_REQUEST="true")
+    assert gone["HX-Redirect"] == "/connections/"
+    listed = admin.get("/connections/")
+    assert messages_of(listed) == [
+        "Disconnected: the records it brought are deleted and the KPIs they touched are being "
+        "recomputed."
+    ]
+    assert "No connection yet." in listed.content.decode()
+    assert 'hx-get="/connections/live/"' not in listed.content.decode()
+    with acme.activate():
+        assert not Connection.objects.exists() and not SyncRun.objects.exists()
         for model in DATASETS.values():
             assert not model.objects.filter(source="listsource").exists(), model
         assert MrrSegment.objects.filter(source="import").count() == 1  # another source's
@@ -386,9 +448,52 @@ def test_disconnect_deleting_the_data_removes_its_records_everywhere_and_recompu
         mrr = stored_values("mrr")
         assert [mrr[m].value for m in (JAN, FEB, MAR)] == [Decimal(100)] * 3
         assert stored_values("active_customers")[MAR].value == 1
+    db_connection.set_schema_to_public()
+    assert remove_queued(acme, pk).startswith("nothing to do")  # a redelivery: no error
 
 
-def test_the_api_disconnects_the_same_way_and_asks_for_the_choice(acme, feed):
+def test_no_sync_starts_while_disconnecting_and_its_records_cannot_be_kept_any_more(acme, feed):
+    pk = _synced_with_an_import_beside_it(acme, feed)
+    admin = acme.client("admin")
+    with acme.activate():
+        Connection.objects.update(schedule_minutes=5)
+        SyncRun.objects.update(started_at=timezone.now() - dt.timedelta(hours=1))
+        queued, _ = sync.start(Connection.objects.get())  # a run waiting for a worker
+    db_connection.set_schema_to_public()
+    admin.post(f"/connections/{pk}/disconnect/", {"data": "delete"}, follow=True)
+    refusal = (
+        "This connection is being disconnected and the records it brought deleted: "
+        "no sync of it starts."
+    )
+    with acme.activate():
+        canceled = SyncRun.objects.get(pk=queued.pk)
+        assert (canceled.status, canceled.error) == (
+            "failed",
+            "Canceled: the connection is being disconnected.",
+        )
+        assert sync.start_due() == 0  # due by its schedule, and skipped
+        assert sync.run(pk) == "nothing to do: no sync of this connection is waiting"
+    db_connection.set_schema_to_public()
+    assert messages_of(admin.post(f"/connections/{pk}/sync/", follow=True)) == [refusal]
+    answer = admin.post(f"/api/v1/connections/{pk}/sync/")
+    assert answer.status_code == 409
+    assert answer.json()["error"] == {"code": "disconnecting", "message": refusal}
+    assert admin.get(f"/api/v1/connections/{pk}/").json()["next_sync_at"] is None
+    kept = admin.post(f"/connections/{pk}/disconnect/", {"data": "keep"})
+    assert kept.status_code == 409
+    assert "already being disconnected" in kept.content.decode()
+    kept = admin.delete(f"/api/v1/connections/{pk}/?keep_data=true")
+    assert kept.status_code == 409 and kept.json()["error"]["code"] == "disconnecting"
+    # The disconnect page has nothing more to ask: its progress is on the connection's page.
+    assert admin.get(f"/connections/{pk}/disconnect/")["Location"] == f"/connections/{pk}/"
+    with acme.activate():
+        assert SyncRun.objects.filter(status__in=SyncRun.ACTIVE).count() == 0
+        assert Customer.objects.filter(source="listsource").count() == 2
+
+
+def test_the_api_disconnects_the_same_way_and_asks_for_the_choice(
+    acme, feed, django_capture_on_commit_callbacks
+):
     pk = _synced_with_an_import_beside_it(acme, feed)
     admin = acme.client("admin")
     url = f"/api/v1/connections/{pk}/"
@@ -396,13 +501,27 @@ def test_the_api_disconnects_the_same_way_and_asks_for_the_choice(acme, feed):
     assert unanswered.status_code == 400
     assert "keep_data=true" in unanswered.json()["error"]["message"]
     assert admin.delete(url + "?keep_data=maybe").status_code == 400
-    answer = admin.delete(url + "?keep_data=false")
-    assert answer.status_code == 200
-    assert answer.json() == {
-        "source": "listsource",
-        "keep_data": False,
-        "deleted": {"customers": 2, "mrr_segments": 2},
+    with django_capture_on_commit_callbacks() as sent:
+        answer = admin.delete(url + "?keep_data=false")
+    assert answer.status_code == 202
+    state = {
+        "status": "removing",
+        "datasets_done": 0,
+        "datasets_total": len(DATASETS),
+        "deleted": {},
+        "error": "",
     }
+    body = answer.json()
+    assert (body["source"], body["keep_data"]) == ("listsource", False)
+    assert {k: v for k, v in body["disconnect"].items() if k != "asked_at"} == state
+    assert admin.get(url).json()["disconnect"] == body["disconnect"]
+    assert admin.get("/api/v1/connections/").json()[0]["disconnect"] == body["disconnect"]
+    with django_capture_on_commit_callbacks() as sent_again:
+        again = admin.delete(url + "?keep_data=false")  # joins it
+    assert again.status_code == 202 and again.json() == body
+    assert (len(sent), len(sent_again)) == (1, 0)
+    assert remove_queued(acme, pk) == "done: 4 records deleted"
+    assert admin.get(url).status_code == 404
     with acme.activate():
         recompute_pending()
         assert stored_values("mrr")[MAR].value == Decimal(100)

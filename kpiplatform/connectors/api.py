@@ -7,7 +7,7 @@ says only which ones are set).
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
@@ -15,8 +15,13 @@ from rest_framework.views import APIView
 
 from kpiplatform.accounts.permissions import role_permission
 from kpiplatform.connectors import configuration, sync
-from kpiplatform.connectors.disconnect import SyncRunning, disconnect
-from kpiplatform.connectors.models import Connection, SyncRun
+from kpiplatform.connectors.disconnect import (
+    AlreadyDisconnecting,
+    SyncRunning,
+    disconnect_deleting_data,
+    disconnect_keeping_data,
+)
+from kpiplatform.connectors.models import Connection, Disconnection, SyncRun
 from kpiplatform.connectors.secrets import SecretsUnreadable
 from kpiplatform.plugins import registry
 from kpiplatform.sdk import ConfigField
@@ -70,6 +75,24 @@ def _fields(connector_key: str) -> tuple[ConfigField, ...]:
         raise ValidationError({"connector": [str(exc)]}) from exc
 
 
+class DisconnectionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Disconnection
+        fields = [
+            "status",
+            "asked_at",
+            "datasets_done",
+            "datasets_total",
+            "deleted",
+            "error",
+        ]
+        extra_kwargs = {
+            "status": {"help_text": "removing (under way) or failed (see error; retry)."},
+            "datasets_done": {"help_text": "Datasets whose records of the source are all gone."},
+            "deleted": {"help_text": "Live records deleted so far, per dataset."},
+        }
+
+
 class ConnectionSerializer(serializers.ModelSerializer):
     secrets = serializers.DictField(
         write_only=True,
@@ -80,7 +103,12 @@ class ConnectionSerializer(serializers.ModelSerializer):
     last_run = serializers.SerializerMethodField()
     next_sync_at = serializers.SerializerMethodField(
         help_text="When the schedule starts the next sync (within a minute); null when it "
-        "starts none: only when asked, credentials refused, or a sync on its way."
+        "starts none: only when asked, credentials refused, being disconnected, or a sync "
+        "on its way."
+    )
+    disconnect = serializers.SerializerMethodField(
+        help_text="null, or the disconnect deleting the connection's records: under way "
+        "(no sync starts) or stopped on an error."
     )
 
     class Meta:
@@ -98,6 +126,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "health_reason",
             "state",
             "last_run",
+            "disconnect",
             "created_at",
             "updated_at",
         ]
@@ -114,6 +143,11 @@ class ConnectionSerializer(serializers.ModelSerializer):
     def get_last_run(self, obj: Connection) -> dict | None:
         last = self._last_run(obj)
         return SyncRunSerializer(last).data if last is not None else None
+
+    @extend_schema_field(DisconnectionSerializer(allow_null=True))
+    def get_disconnect(self, obj: Connection) -> dict | None:
+        removal = getattr(obj, "disconnection", None)
+        return DisconnectionSerializer(removal).data if removal is not None else None
 
     def get_next_sync_at(self, obj: Connection) -> str | None:
         due = sync.next_sync_at(obj, self._last_run(obj))
@@ -179,13 +213,18 @@ class ConnectionList(generics.ListCreateAPIView):
 
     permission_classes = [ADMINS]
     serializer_class = ConnectionSerializer
-    queryset = Connection.objects.all()
+    queryset = Connection.objects.select_related("disconnection")
     pagination_class = None  # a handful per company
 
 
 class SyncRunningConflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "sync_running"
+
+
+class DisconnectingConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "disconnecting"
 
 
 class DisconnectedSerializer(serializers.Serializer):
@@ -196,24 +235,36 @@ class DisconnectedSerializer(serializers.Serializer):
     )
 
 
+class DisconnectingSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    keep_data = serializers.BooleanField()
+    disconnect = DisconnectionSerializer()
+
+
 KEEP_DATA = OpenApiParameter(
     "keep_data",
     bool,
     required=True,
     description="true: the records the connection brought stay (under its source); false: "
-    "they are removed from every dataset and the KPIs recomputed.",
+    "they are deleted from every dataset in the background (202), the KPIs recomputed, "
+    "then the connection goes.",
 )
 
 
 class ConnectionDetail(generics.RetrieveUpdateDestroyAPIView):
     """One connection. ``DELETE ?keep_data=true|false`` disconnects it: the connection and
-    its run history go; the records it brought stay or are removed, as asked."""
+    its run history go; the records it brought stay (200, done) or are deleted in the
+    background (202 with the disconnect's state; ``GET`` follows it until the connection is
+    gone, a 404)."""
 
     permission_classes = [ADMINS]
     serializer_class = ConnectionSerializer
-    queryset = Connection.objects.all()
+    queryset = Connection.objects.select_related("disconnection")
 
-    @extend_schema(parameters=[KEEP_DATA], responses={200: DisconnectedSerializer, 409: None})
+    @extend_schema(
+        parameters=[KEEP_DATA],
+        responses={200: DisconnectedSerializer, 202: DisconnectingSerializer, 409: None},
+    )
     def delete(self, request, *args, **kwargs):
         connection = self.get_object()
         choice = request.query_params.get("keep_data", "").lower()
@@ -227,10 +278,22 @@ class ConnectionDetail(generics.RetrieveUpdateDestroyAPIView):
                 }
             )
         try:
-            result = disconnect(connection, keep_data=choice == "true")
+            if choice == "true":
+                result = disconnect_keeping_data(connection)
+                return Response(DisconnectedSerializer(result).data)
+            removal = disconnect_deleting_data(connection)
         except SyncRunning as exc:
             raise SyncRunningConflict(str(exc)) from exc
-        return Response(DisconnectedSerializer(result).data)
+        except AlreadyDisconnecting as exc:
+            raise DisconnectingConflict(str(exc)) from exc
+        return Response(
+            {
+                "source": connection.source,
+                "keep_data": False,
+                "disconnect": DisconnectionSerializer(removal).data,
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class CheckResultSerializer(serializers.Serializer):
@@ -262,14 +325,18 @@ class SyncStartedSerializer(serializers.Serializer):
 
 class ConnectionSync(APIView):
     """``POST``: sync now. 202 with the queued run, or, when a sync of this connection is
-    already queued or running, 409 with that run (the request joins it)."""
+    already queued or running, 409 with that run (the request joins it); while the
+    connection is being disconnected, 409 ``disconnecting``."""
 
     permission_classes = [ADMINS]
 
     @extend_schema(request=None, responses={202: SyncStartedSerializer, 409: SyncStartedSerializer})
     def post(self, request, pk: int):
         connection = get_object_or_404(Connection, pk=pk)
-        run, joined = sync.start(connection)
+        try:
+            run, joined = sync.start(connection)
+        except sync.Disconnecting as exc:
+            raise DisconnectingConflict(str(exc)) from exc
         detail = (
             f"A sync of this connection is already {run.status} (run {run.pk}); "
             "this request joins it."

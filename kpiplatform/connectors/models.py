@@ -94,6 +94,38 @@ class SyncRun(models.Model):
         return f"sync {self.pk} of connection {self.connection_id}: {self.status}"
 
 
+class Disconnection(models.Model):
+    """A disconnect that deletes what the connection brought, under way or stopped on an error.
+
+    Asked for under the connection's sync lease; from then on no sync of the connection
+    starts. The task ``remove_connection`` purges the connection's source from every dataset,
+    in bounded batches, each committed with the counts here, then deletes the connection (and
+    so this row). A failed removal keeps this row with the reason; asking again resumes it.
+    """
+
+    class Status(models.TextChoices):
+        REMOVING = "removing"
+        FAILED = "failed"
+
+    connection = models.OneToOneField(
+        Connection, on_delete=models.CASCADE, related_name="disconnection"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REMOVING)
+    asked_at = models.DateTimeField(auto_now_add=True)
+    # Updated with each batch: a removal not heard from for long lost its task (the tick
+    # sends it again).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Datasets purged completely, in the order of ``kpiplatform.data.models.DATASETS``.
+    datasets_done = models.PositiveIntegerField(default=0)
+    datasets_total = models.PositiveIntegerField(default=0)
+    # dataset -> live records deleted so far
+    deleted = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"disconnection of connection {self.connection_id}: {self.status}"
+
+
 class SourceObject(models.Model):
     """An upstream object a connection's connector derived records from (SDK 1.4
     ``SyncPage.source_objects``), kept so the records can be derived again without asking the

@@ -12,6 +12,10 @@ A sync is a :class:`SyncRun`, created queued by "sync now" or the schedule; the 
   Each page is then written by the platform (the bulk writer, as the platform's own database
   user) in one transaction with the cursor after it and the run's counts, so a worker killed
   anywhere resumes, on redelivery, from the last stored page: nothing lost, nothing twice.
+- **Not while disconnecting.** A connection being disconnected with its data (a
+  :class:`Disconnection`, ``disconnect.py``) starts no sync: "sync now", webhooks and the API
+  are refused with :class:`Disconnecting`, the schedule skips it, and a run queued before it
+  was asked for is canceled.
 - **Failures in words.** An exception of the connector or a record the writer refuses fails
   the run with the reason and leaves the pages before it stored; ``CredentialsRejected``
   marks the connection "needs new credentials" (no scheduled sync until they change).
@@ -27,12 +31,12 @@ from collections.abc import Iterator
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from psycopg import sql
 
 from kpiplatform.connectors import source_objects
-from kpiplatform.connectors.models import Connection, SyncRun
+from kpiplatform.connectors.models import Connection, Disconnection, SyncRun
 from kpiplatform.connectors.secrets import SecretsUnreadable
 from kpiplatform.data.signals import writes_finished
 from kpiplatform.data.writer import BulkWriter, WriteError
@@ -49,6 +53,23 @@ STALE_RUN = dt.timedelta(minutes=10)
 
 class UnknownConnector(LookupError):
     """No enabled plugin of the company provides this connector."""
+
+
+class Disconnecting(RuntimeError):
+    """The connection is being disconnected, with its data: no sync of it starts."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This connection is being disconnected and the records it brought deleted: "
+            "no sync of it starts."
+        )
+
+
+CANCELED_BY_DISCONNECT = "Canceled: the connection is being disconnected."
+
+
+def disconnecting(connection_id: int) -> bool:
+    return Disconnection.objects.filter(connection_id=connection_id).exists()
 
 
 def connector_for(key: str) -> tuple[str, Connector]:
@@ -89,12 +110,16 @@ def _set_health(connection: Connection, health: str, reason: str) -> None:
 def start(connection: Connection, trigger: str = "manual") -> tuple[SyncRun, bool]:
     """Queue a sync of ``connection``: (the run, True when it joined one already on its way).
 
-    The task is sent once the transaction commits, with the connection's id alone.
+    The task is sent once the transaction commits, with the connection's id alone. Raises
+    :class:`Disconnecting` when the connection is being disconnected.
     """
     from kpiplatform.connectors.tasks import sync_connection
 
     with transaction.atomic():
+        # Locked as a disconnect locks it to mark it: one of the two comes first.
         Connection.objects.select_for_update().get(pk=connection.pk)
+        if disconnecting(connection.pk):
+            raise Disconnecting()
         active = connection.runs.filter(status__in=SyncRun.ACTIVE).first()
         if active is not None:
             return active, True
@@ -105,14 +130,24 @@ def start(connection: Connection, trigger: str = "manual") -> tuple[SyncRun, boo
 
 
 def start_due() -> int:
-    """Queue the scheduled syncs that are due; send again the task of runs that lost theirs.
-    Returns how many tasks were sent."""
-    from kpiplatform.connectors.tasks import sync_connection
+    """Queue the scheduled syncs that are due; send again the task of runs, and of disconnects,
+    that lost theirs. Returns how many tasks were sent."""
+    from kpiplatform.connectors.tasks import remove_connection, sync_connection
 
     now = timezone.now()
     sent = 0
-    for connection in Connection.objects.filter(schedule_minutes__gt=0).exclude(
-        health=Connection.Health.NEEDS_CREDENTIALS
+    stale = Disconnection.objects.filter(status=Disconnection.Status.REMOVING).filter(
+        Q(heartbeat_at__lt=now - STALE_RUN)
+        | Q(heartbeat_at__isnull=True, asked_at__lt=now - STALE_RUN)
+    )
+    for removal in stale:
+        Disconnection.objects.filter(pk=removal.pk).update(heartbeat_at=now)
+        remove_connection.delay(removal.connection_id)
+        sent += 1
+    for connection in (
+        Connection.objects.filter(schedule_minutes__gt=0, disconnection__isnull=True)
+        .exclude(health=Connection.Health.NEEDS_CREDENTIALS)
+        .select_related("disconnection")
     ):
         last = connection.runs.first()
         if last is not None and last.status in SyncRun.ACTIVE:
@@ -131,9 +166,11 @@ def start_due() -> int:
 def next_sync_at(connection: Connection, last: SyncRun | None) -> dt.datetime | None:
     """When the schedule next starts a sync of ``connection`` (``last``: its newest run):
     ``schedule_minutes`` after the last run began, or at once if it never ran; ``None`` when the
-    schedule starts none (only when asked, or credentials refused) or one is on its way.
-    The minute's tick starts it, so it begins within a minute of this moment."""
+    schedule starts none (only when asked, credentials refused, being disconnected) or one
+    is on its way. The minute's tick starts it, so it begins within a minute of this moment."""
     if connection.schedule_minutes == 0 or connection.health == Connection.Health.NEEDS_CREDENTIALS:
+        return None
+    if hasattr(connection, "disconnection"):
         return None
     if last is None:
         return connection.created_at  # never synced: due since it exists
@@ -143,15 +180,24 @@ def next_sync_at(connection: Connection, last: SyncRun | None) -> dt.datetime | 
 
 
 def companies_with_schedules(schema_names: list[str]) -> list[str]:
-    """Those of ``schema_names`` with a connection that syncs on a schedule (one query)."""
+    """Those of ``schema_names`` with a connection that syncs on a schedule, or one being
+    disconnected (whose task the tick may have to send again): one query."""
     found: list[str] = []
     table = sql.Identifier(Connection._meta.db_table)
+    removals = sql.Identifier(Disconnection._meta.db_table)
     for start_at in range(0, len(schema_names), 200):
         query = sql.SQL(" UNION ALL ").join(
             sql.SQL(
                 "SELECT {name} WHERE EXISTS (SELECT 1 FROM {schema}.{table} "
-                "WHERE schedule_minutes > 0)"
-            ).format(name=sql.Literal(name), schema=sql.Identifier(name), table=table)
+                "WHERE schedule_minutes > 0) OR EXISTS (SELECT 1 FROM {schema}.{removals} "
+                "WHERE status = {removing})"
+            ).format(
+                name=sql.Literal(name),
+                schema=sql.Identifier(name),
+                table=table,
+                removals=removals,
+                removing=sql.Literal(Disconnection.Status.REMOVING.value),
+            )
             for name in schema_names[start_at : start_at + 200]
         )
         with db_connection.cursor() as cursor:
@@ -187,6 +233,13 @@ def run(connection_id: int) -> str:
             sync_run = connection.runs.filter(status__in=SyncRun.ACTIVE).first()
             if sync_run is None:
                 return "nothing to do: no sync of this connection is waiting"
+            if disconnecting(connection_id):
+                SyncRun.objects.filter(pk=sync_run.pk).update(
+                    status=SyncRun.Status.FAILED,
+                    ended_at=timezone.now(),
+                    error=CANCELED_BY_DISCONNECT,
+                )
+                return "canceled: the connection is being disconnected"
             now = timezone.now()
             sync_run.status = SyncRun.Status.RUNNING
             sync_run.started_at = sync_run.started_at or now

@@ -4,8 +4,9 @@ The token is the connection's unguessable address (:class:`WebhookEndpoint`); no
 no CSRF token, since the upstream posts it. The connector's ``verify_webhook`` checks the
 signature with the connection's secret and names the event; an event already received is
 answered 200 and changes nothing (deliveries are at least once); a new one is recorded and
-starts an incremental sync, or joins the one queued or running. Webhooks are a trigger: the
-sync reads the upstream's API, which stays the truth.
+starts an incremental sync, or joins the one queued or running; a connection being
+disconnected answers 409 and records nothing. Webhooks are a trigger: the sync reads the
+upstream's API, which stays the truth.
 """
 
 from __future__ import annotations
@@ -82,8 +83,11 @@ def receive(request: HttpRequest, token: str) -> JsonResponse:
     try:
         with transaction.atomic():
             WebhookEvent.objects.create(connection=connection, event_id=event_id)
+            # In the event's transaction: refused, the event is not recorded either.
+            run, _joined = sync.start(connection, trigger="webhook")
     except IntegrityError:
         return JsonResponse({"received": event_id, "duplicate": True})
-    run, _joined = sync.start(connection, trigger="webhook")
+    except sync.Disconnecting as exc:
+        return _error(409, str(exc))
     logger.info("webhook event of connection %s: sync %s", connection.pk, run.pk)
     return JsonResponse({"received": event_id, "duplicate": False, "run": run.pk})

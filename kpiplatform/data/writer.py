@@ -72,6 +72,16 @@ class WriteCounts:
 
 
 @dataclass(frozen=True)
+class Purged:
+    """What one purge call removed: ``live`` records (tombstones not counted), ``rows`` in all
+    (fewer than the call's limit: none of the source is left), and the ``last`` external id."""
+
+    live: int
+    rows: int
+    last: str
+
+
+@dataclass(frozen=True)
 class _DatasetPlan:
     """Everything about one dataset the writer needs per row and per page, computed once."""
 
@@ -94,6 +104,7 @@ class _DatasetPlan:
     upsert_sql: str
     delete_sql: str = field(default="")
     purge_sql: str = field(default="")
+    purge_batch_sql: str = field(default="")
 
 
 # The statements of every dataset, templated once per dataset by _plan with psycopg.sql:
@@ -134,9 +145,25 @@ DELETE_SQL = sql.SQL("""
 PURGE_SQL = sql.SQL("""
     WITH gone AS (
         DELETE FROM {table} t WHERE t.source = %(source)s
-        RETURNING {day} AS day, t.deleted_at IS NULL AS live
+        RETURNING t.external_id, {day} AS day, t.deleted_at IS NULL AS live
     )
-    SELECT count(*) FILTER (WHERE live), count(*), min({date}), max({date}) FROM gone
+    SELECT count(*) FILTER (WHERE live), count(*), min({date}), max({date}), max(external_id)
+    FROM gone
+""")
+# The same, in bounded batches: at most ``limit`` rows in external_id order from just after
+# ``after``, each batch resuming where the last stopped through the (source, external_id)
+# index, without walking the rows already deleted. Rows are locked in key order, as upserts
+# lock them.
+PURGE_BATCH_SQL = sql.SQL("""
+    WITH doomed AS (
+        SELECT id FROM {table} WHERE source = %(source)s AND external_id > %(after)s
+        ORDER BY external_id LIMIT %(limit)s
+    ), gone AS (
+        DELETE FROM {table} t USING doomed d WHERE t.id = d.id
+        RETURNING t.external_id, {day} AS day, t.deleted_at IS NULL AS live
+    )
+    SELECT count(*) FILTER (WHERE live), count(*), min({date}), max({date}), max(external_id)
+    FROM gone
 """)
 CREATE_STAGING_SQL = sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({column_defs})")
 COPY_SQL = sql.SQL("COPY {staging} ({columns}) FROM STDIN")
@@ -202,6 +229,9 @@ def _plan(dataset: str) -> _DatasetPlan:
     )
     delete_sql = DELETE_SQL.format(table=table, day=record_day("t"), date=calendar_day("day"))
     purge_sql = PURGE_SQL.format(table=table, day=record_day("t"), date=calendar_day("day"))
+    purge_batch_sql = PURGE_BATCH_SQL.format(
+        table=table, day=record_day("t"), date=calendar_day("day")
+    )
     # Django field types ("varchar(255)", "numeric(20, 10)"...) are SQL, not identifiers.
     staging_columns = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.db_type)) for c in columns
@@ -240,6 +270,7 @@ def _plan(dataset: str) -> _DatasetPlan:
         upsert_sql=upsert_sql.as_string(),
         delete_sql=delete_sql.as_string(),
         purge_sql=purge_sql.as_string(),
+        purge_batch_sql=purge_batch_sql.as_string(),
     )
 
 
@@ -392,17 +423,23 @@ class BulkWriter:
         self._finish(plan, counts, low, high)
         return counts.deleted
 
-    def purge(self, dataset: str) -> int:
-        """Delete every record of this source in ``dataset``, tombstones too (the data of a
-        source disconnected with its data); return how many were live. The days they fell
-        on are recomputed like any other change."""
+    def purge(self, dataset: str, *, limit: int | None = None, after: str = "") -> Purged:
+        """Delete the records of this source in ``dataset``, tombstones too (the data of a
+        source disconnected with its data): every one, or with ``limit`` the next ``limit``
+        of them in external id order after ``after`` (give the batch's ``last`` to the next
+        call). The days they fell on are recomputed like any other change."""
         plan = self._prepare(dataset)
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(plan.purge_sql, {"source": self.source})
-            live, removed, low, high = cursor.fetchone()
+            if limit is None:
+                cursor.execute(plan.purge_sql, {"source": self.source})
+            else:
+                cursor.execute(
+                    plan.purge_batch_sql, {"source": self.source, "limit": limit, "after": after}
+                )
+            live, removed, low, high, last = cursor.fetchone()
         counts = WriteCounts(deleted=live)
         self._finish(plan, counts, low if removed else None, high if removed else None)
-        return live
+        return Purged(live=live, rows=removed, last=last or after)
 
     def _prepare(self, dataset: str) -> _DatasetPlan:
         # Canonical tables exist only in company schemas; say so rather than fail on SQL.

@@ -2,7 +2,9 @@
 connection's health, last run and next scheduled sync; adding one from its connector's form;
 editing its fields, secrets and schedule; testing it; "sync now" and the run's live progress
 (htmx polls a fragment until the run ends); the run history; disconnecting, keeping or
-removing what it brought.
+removing what it brought (removing runs in the background: the list and the connection's page
+poll its progress until the connection is gone, and a removal stopped on an error shows the
+reason and can be retried).
 
 Every action goes through the same functions as the API (``connectors.configuration``,
 ``connectors.sync``, ``connectors.disconnect``); secrets are never put in a page.
@@ -14,15 +16,22 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from kpiplatform.accounts.decorators import role_required
 from kpiplatform.accounts.models import Role
 from kpiplatform.connectors import configuration, sync, webhooks
-from kpiplatform.connectors.disconnect import SyncRunning, disconnect
-from kpiplatform.connectors.models import Connection, SyncRun
+from kpiplatform.connectors.disconnect import (
+    AlreadyDisconnecting,
+    SyncRunning,
+    disconnect_deleting_data,
+    disconnect_keeping_data,
+)
+from kpiplatform.connectors.models import Connection, Disconnection, SyncRun
 from kpiplatform.connectors.secrets import SecretsUnreadable
 from kpiplatform.plugins import registry
 from kpiplatform.web.connection_forms import ConnectionForm, schedule_words
@@ -36,7 +45,26 @@ def _connector_name(key: str) -> str:
     return entry[1].name if entry else key
 
 
+def _removal(connection: Connection) -> Disconnection | None:
+    return getattr(connection, "disconnection", None)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'s' if count != 1 else ''}"
+
+
+def removal_words(removal: Disconnection) -> str:
+    """Where a disconnect deleting the records stands, in words."""
+    deleted = _plural(sum(removal.deleted.values()), "record")
+    datasets = f"{removal.datasets_done} of {removal.datasets_total} datasets removed"
+    if removal.status == Disconnection.Status.FAILED:
+        return f"Disconnecting stopped: {removal.error} So far {datasets}, {deleted} deleted."
+    return f"Disconnecting… {datasets}, {deleted} deleted so far"
+
+
 def _health_words(connection: Connection, last: SyncRun | None) -> str:
+    if (removal := _removal(connection)) is not None:
+        return removal_words(removal)
     if connection.health == Connection.Health.NEEDS_CREDENTIALS:
         return f"Needs new credentials: {connection.health_reason}"
     if connection.health == Connection.Health.FAILING:
@@ -45,6 +73,8 @@ def _health_words(connection: Connection, last: SyncRun | None) -> str:
 
 
 def _next_sync_words(connection: Connection, last: SyncRun | None) -> str:
+    if _removal(connection) is not None:
+        return "None: it is being disconnected"
     if last is not None and last.status in SyncRun.ACTIVE:
         return f"A sync is {last.status} now"
     if connection.schedule_minutes == 0:
@@ -67,19 +97,40 @@ def _summary(connection: Connection) -> dict:
         "schedule_words": schedule_words(connection.schedule_minutes),
         "next_sync_words": _next_sync_words(connection, last),
         "last_run": last,
+        "removal": _removal(connection),
     }
 
 
-@role_required(Role.ADMIN)
-def connection_list(request):
-    connections = [_summary(c) for c in Connection.objects.all()]
+def _list_context() -> dict:
+    connections = [_summary(c) for c in Connection.objects.select_related("disconnection")]
     connected = {item["connection"].connector for item in connections}
     addable = [
         {"key": key, "name": connector.name or key}
         for key, (_plugin, connector) in sorted(registry.connectors().items())
         if key not in connected
     ]
-    return render(request, "web/connections.html", {"connections": connections, "addable": addable})
+    removing = any(
+        item["removal"] is not None and item["removal"].status == Disconnection.Status.REMOVING
+        for item in connections
+    )
+    return {
+        "connections": connections,
+        "addable": addable,
+        "polling": removing,
+        "poll_every": POLL_EVERY,
+    }
+
+
+@role_required(Role.ADMIN)
+def connection_list(request):
+    return render(request, "web/connections.html", _list_context())
+
+
+@role_required(Role.ADMIN)
+def connection_list_live(request):
+    """The list's body (the fragment htmx polls while a connection is being disconnected):
+    a connection whose removal has ended is gone from it, and its connector addable again."""
+    return render(request, "web/connections_body.html", _list_context())
 
 
 @sensitive_post_parameters()
@@ -145,7 +196,7 @@ def _history(connection: Connection, page_number) -> object:
 
 @role_required(Role.ADMIN)
 def connection_detail(request, pk: int):
-    connection = get_object_or_404(Connection, pk=pk)
+    connection = get_object_or_404(Connection.objects.select_related("disconnection"), pk=pk)
     context = {
         **_summary(connection),
         "history": _history(connection, request.GET.get("page")),
@@ -205,7 +256,11 @@ def connection_test(request, pk: int):
 @role_required(Role.ADMIN)
 def connection_sync(request, pk: int):
     connection = get_object_or_404(Connection, pk=pk)
-    run, joined = sync.start(connection)
+    try:
+        run, joined = sync.start(connection)
+    except sync.Disconnecting as exc:
+        messages.error(request, str(exc))
+        return redirect("connection", pk)
     if joined:
         messages.info(
             request,
@@ -222,9 +277,11 @@ KEEP_CHOICES = {"keep": True, "delete": False}
 
 @role_required(Role.ADMIN)
 def connection_disconnect(request, pk: int):
-    connection = get_object_or_404(Connection, pk=pk)
+    connection = get_object_or_404(Connection.objects.select_related("disconnection"), pk=pk)
     context = {**_summary(connection), "error": "", "choice": ""}
     if request.method != "POST":
+        if context["removal"] is not None:  # its progress, or its retry, is on its page
+            return redirect("connection", pk)
         return render(request, "web/connection_disconnect.html", context)
     choice = request.POST.get("data", "")
     context["choice"] = choice
@@ -232,23 +289,45 @@ def connection_disconnect(request, pk: int):
         context["error"] = "Choose whether to keep or delete the records it brought."
         return render(request, "web/connection_disconnect.html", context, status=400)
     try:
-        result = disconnect(connection, keep_data=KEEP_CHOICES[choice])
-    except SyncRunning as exc:
+        if KEEP_CHOICES[choice]:
+            result = disconnect_keeping_data(connection)
+        else:
+            disconnect_deleting_data(connection)
+    except (SyncRunning, AlreadyDisconnecting) as exc:
         context["error"] = str(exc)
         return render(request, "web/connection_disconnect.html", context, status=409)
-    if result.keep_data:
+    if not KEEP_CHOICES[choice]:
         messages.success(
             request,
-            f"{context['title']} is disconnected. The records it brought stay, under the "
-            f"source “{result.source}”.",
+            f"Disconnecting {context['title']}: the records it brought are being deleted in "
+            "the background, then the connection goes and the KPIs they touched are "
+            "recomputed. The progress is below.",
         )
-    else:
-        removed = sum(result.deleted.values())
-        details = ", ".join(f"{n} {dataset}" for dataset, n in sorted(result.deleted.items()))
-        messages.success(
-            request,
-            f"{context['title']} is disconnected and its {removed} record"
-            f"{'s' if removed != 1 else ''} deleted{f' ({details})' if details else ''}; "
-            "the KPIs they touched are being recomputed.",
-        )
+        return redirect("connection", pk)
+    messages.success(
+        request,
+        f"{context['title']} is disconnected. The records it brought stay, under the "
+        f"source “{result.source}”.",
+    )
     return redirect("connections")
+
+
+@role_required(Role.ADMIN)
+def connection_disconnect_progress(request, pk: int):
+    """The removal's progress (the fragment htmx polls on the connection's page). Once the
+    connection is gone, the poll takes the browser to the list."""
+    connection = Connection.objects.select_related("disconnection").filter(pk=pk).first()
+    if connection is None:
+        if request.htmx:
+            messages.success(
+                request,
+                "Disconnected: the records it brought are deleted and the KPIs they touched "
+                "are being recomputed.",
+            )
+            return HttpResponseClientRedirect(reverse("connections"))
+        raise Http404("No such connection.")
+    context = {**_summary(connection), "poll_every": POLL_EVERY, "with_facts": bool(request.htmx)}
+    if context["removal"] is None:  # not being disconnected: nothing to follow
+        page = reverse("connection", args=[pk])
+        return HttpResponseClientRedirect(page) if request.htmx else redirect(page)
+    return render(request, "web/connection_removal.html", context)

@@ -4,6 +4,7 @@ from kpiplatform.web import connection_pages as pages
 
 urlpatterns = [
     path("", pages.connection_list, name="connections"),
+    path("live/", pages.connection_list_live, name="connections-live"),
     path("add/<str:connector>/", pages.connection_add, name="connection-add"),
     path("<int:pk>/", pages.connection_detail, name="connection"),
     path("<int:pk>/edit/", pages.connection_edit, name="connection-edit"),
@@ -11,4 +12,9 @@ urlpatterns = [
     path("<int:pk>/test/", pages.connection_test, name="connection-test"),
     path("<int:pk>/sync/", pages.connection_sync, name="connection-sync"),
     path("<int:pk>/disconnect/", pages.connection_disconnect, name="connection-disconnect"),
+    path(
+        "<int:pk>/disconnect/progress/",
+        pages.connection_disconnect_progress,
+        name="connection-disconnect-progress",
+    ),
 ]

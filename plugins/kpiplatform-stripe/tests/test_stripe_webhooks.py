@@ -11,9 +11,9 @@ import stripe
 from django.test import Client
 from stripe_helpers import WEBHOOK_SECRET, connect, stored, sync_now
 
-from kpiplatform.connectors import sync
-from kpiplatform.connectors.models import SyncRun, WebhookEvent
-from kpiplatform.data.models import Payment
+from kpiplatform.connectors import disconnect, sync
+from kpiplatform.connectors.models import SourceObject, SyncRun, WebhookEvent
+from kpiplatform.data.models import DATASETS, Payment
 
 
 def address(company, connection_id: int) -> str:
@@ -107,3 +107,32 @@ def test_the_connection_page_shows_admins_the_webhook_address(acme, sandbox):
     assert f'value="http://{acme.host}{path}"' in page.content.decode()
     # Whoever knows the address can start syncs: only admins see the page.
     assert acme.client("analyst").get(f"/connections/{connection_id}/").status_code == 403
+
+
+def test_a_connection_being_disconnected_takes_no_webhook_and_then_leaves_nothing(acme, sandbox):
+    connection_id = connect(acme)
+    sync_now(acme, connection_id)
+    path = address(acme, connection_id)
+    with acme.activate():
+        assert SourceObject.objects.filter(connection_id=connection_id).exists()
+    answer = acme.client("admin").delete(f"/api/v1/connections/{connection_id}/?keep_data=false")
+    assert answer.status_code == 202, answer.content
+    charge = next(c for c in sandbox.store.listing("charges") if c["status"] == "succeeded")
+    sandbox.refund(charge["id"], 500)
+    body = json.dumps(sandbox.latest_event())
+    refused = post(acme, path, body, signed(body))
+    assert refused.status_code == 409
+    assert refused.json()["error"]["message"] == (
+        "This connection is being disconnected and the records it brought deleted: "
+        "no sync of it starts."
+    )
+    with acme.activate():
+        assert not WebhookEvent.objects.exists()  # not recorded: a later delivery is new
+    assert runs(acme) == [("succeeded", "manual")]
+
+    with acme.activate():  # the removal task's body, as the worker runs it
+        assert disconnect.remove(connection_id).said.startswith("done: ")
+        assert not SourceObject.objects.exists()
+        for model in DATASETS.values():
+            assert not model.objects.filter(source="stripe").exists(), model
+    assert post(acme, path, body, signed(body)).status_code == 404  # the address went with it
