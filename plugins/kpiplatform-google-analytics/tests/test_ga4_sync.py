@@ -8,6 +8,7 @@ import time
 
 from ga4_testing import K1, K2, K3, PROPERTY, RECENT, TODAY, create, run_sync
 
+from kpiplatform.connectors import disconnect
 from kpiplatform.connectors.models import Connection, SyncRun
 from kpiplatform.data.models import Spend, WebTraffic
 
@@ -226,7 +227,10 @@ def test_check_passes_with_working_credentials_and_says_what_is_wrong_otherwise(
         "error": "",
         "health": "ok",
     }
-    assert client.delete(f"/api/v1/connections/{good['id']}/?keep_data=false").status_code == 200
+    assert client.delete(f"/api/v1/connections/{good['id']}/?keep_data=false").status_code == 202
+    with acme.activate():  # the removal task's body, as the worker runs it
+        assert disconnect.remove(good["id"]).said == "done: 0 records deleted"
+        assert not Connection.objects.exists()
     bad = create(acme, key_file, property_id="999").json()  # a property it has no access to
     answer = client.post(f"/api/v1/connections/{bad['id']}/check/").json()
     assert answer["ok"] is False and answer["health"] == "needs_credentials"
