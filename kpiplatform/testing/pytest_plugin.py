@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import sys
 
-import pytest
-from django.db import connection
-from django.test import override_settings
+# Cache compiled modules under __pycache__ (git-ignored) even where PYTHONDONTWRITEBYTECODE
+# is set, as some images do: every xdist worker and every process a test starts (Celery
+# workers, `manage.py run`, gunicorn...) imports Django and the app, and compiling them from
+# source each time costs seconds per process. Set before the imports below, and taken out of
+# the environment those processes inherit.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+from collections.abc import Iterator  # noqa: E402 (after the bytecode setting, on purpose)
+
+import pytest  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import override_settings  # noqa: E402
 
 # Browser tests' fixtures (Playwright itself is imported only when a test asks for a browser).
-from kpiplatform.testing.browser import (  # noqa: F401
+from kpiplatform.testing.browser import (  # noqa: E402, F401
     browser_page,
     chromium,
     live_app,
