@@ -25,26 +25,40 @@ from kpiplatform.testing.queues import own_task_queue
 
 
 @contextlib.contextmanager
+def committed_writes(django_db_blocker) -> Iterator[None]:
+    """Writes in the block commit (outside any test's transaction), and the recomputes they
+    send go to a queue of the block's own, deleted after it."""
+    with django_db_blocker.unblock(), own_task_queue():
+        try:
+            yield
+        finally:
+            connection.set_schema_to_public()
+
+
+@contextlib.contextmanager
 def shared_company(
     django_db_blocker, name: str, load: Callable[[], object] | None = None
 ) -> Iterator[TestCompany]:
     """A committed company named ``name`` with what ``load`` writes in its schema (called
-    with the company active), dropped after the block."""
+    with the company active, under :func:`committed_writes`), dropped after the block."""
     from kpiplatform.tenants import provisioning
 
     slug = f"s{uuid.uuid4().hex[:10]}"
     with django_db_blocker.unblock():
         spares = provisioning.pool_size()
         company = create_test_company(slug, name)
-        try:
+        connection.set_schema_to_public()
+    try:
+        with django_db_blocker.unblock():
             if provisioning.pool_size() < spares:
                 # It took a spare of the signup pool: tests of signups count on them.
                 provisioning.fill_pool(spares)
-            if load is not None:
-                with own_task_queue(), company.activate():
-                    load()
-            connection.set_schema_to_public()
-            yield company
-        finally:
+                connection.set_schema_to_public()
+        if load is not None:
+            with committed_writes(django_db_blocker), company.activate():
+                load()
+        yield company
+    finally:
+        with django_db_blocker.unblock():
             connection.set_schema_to_public()
             company.company.delete(force_drop=True)
