@@ -34,18 +34,35 @@ from kpiplatform.testing.kpis import (
     recompute_pending,
     stored_values,
 )
+from kpiplatform.testing.shared import shared_company
 
 JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
 
 
+def _computed_worked_example() -> None:
+    configure_company("EUR", "Europe/Paris", "1")
+    load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
+    recompute_all()
+    PendingChange.objects.all().delete()
+
+
+# One worker runs the module, so the worked example is computed once.
+pytestmark = pytest.mark.xdist_group("kpi-engine")
+
+
+@pytest.fixture(scope="module")
+def worked_example_company(standing_companies, django_db_blocker):
+    """The worked example computed in full, once, in a company of its own."""
+    with shared_company(django_db_blocker, "Engine Co", _computed_worked_example) as company:
+        yield company
+
+
 @pytest.fixture
-def worked_example(acme):
-    with acme.activate():
-        configure_company("EUR", "Europe/Paris", "1")
-        load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
-        recompute_all()
-        PendingChange.objects.all().delete()
-        yield acme
+def worked_example(worked_example_company, db):
+    """The worked example's company, active; a test's writes and recomputes are rolled back
+    with its transaction."""
+    with worked_example_company.activate():
+        yield worked_example_company
 
 
 def test_ledger_holds_one_classified_movement_per_change(worked_example):
@@ -446,8 +463,8 @@ def _wait_until_blocked(pid: int, by: int, timeout_s: float = 30) -> None:
 
 
 def test_recompute_command_covers_every_company(worked_example, capsys):
-    call_command("recompute_kpis", "--company", "acme")
-    assert "acme:" in capsys.readouterr().out
+    call_command("recompute_kpis", "--company", worked_example.slug)
+    assert f"{worked_example.slug}:" in capsys.readouterr().out
 
 
 def test_a_write_records_its_changes_for_the_recompute_it_schedules(
