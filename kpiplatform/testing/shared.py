@@ -41,19 +41,11 @@ def shared_company(
 ) -> Iterator[TestCompany]:
     """A committed company named ``name`` with what ``load`` writes in its schema (called
     with the company active, under :func:`committed_writes`), dropped after the block."""
-    from kpiplatform.tenants import provisioning
-
     slug = f"s{uuid.uuid4().hex[:10]}"
     with django_db_blocker.unblock():
-        spares = provisioning.pool_size()
         company = create_test_company(slug, name)
         connection.set_schema_to_public()
     try:
-        with django_db_blocker.unblock():
-            if provisioning.pool_size() < spares:
-                # It took a spare of the signup pool: tests of signups count on them.
-                provisioning.fill_pool(spares)
-                connection.set_schema_to_public()
         if load is not None:
             with committed_writes(django_db_blocker), company.activate():
                 load()
