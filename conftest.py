@@ -4,11 +4,13 @@ workers (``make test``: ``-n 2 --dist loadgroup``).
 The scheduler sends each ``xdist_group`` to one worker as a whole, the biggest first, then
 the other tests one at a time in collection order. Two things are done here:
 
-- The tests that take tens of seconds are moved to the front of that order: started early,
-  they run beside the many short ones, and the workers finish together instead of one of
-  them running the last long test alone. A test counts as long when it starts a Celery
-  worker (``worker``), drives a browser on the live server (``live_app``) or is marked
-  ``slow``.
+- Among the tests that need no test transaction (they commit, in companies of their own or
+  in the standing ones, and clean up), those that take tens of seconds are moved to the front:
+  started early, they run beside the many short ones, and the workers finish together instead
+  of one of them running the last long test alone. A test counts as long when it starts a
+  Celery worker (``worker``), drives a browser on the live server (``live_app``) or is marked
+  ``slow``. pytest-django's order is kept otherwise: the tests in a transaction first, then
+  those that commit, for some of the latter leave rows behind that the former would see.
 - The group is put back into the test's id, where the scheduler reads it. pytest-xdist 3.8
   writes it into ``Item._nodeid``, which pytest 9.2 no longer reads (pytest-xdist issue
   1386): without this, every group would be scattered over both workers. This does nothing
@@ -39,9 +41,17 @@ def xdist_group_of(item: pytest.Item) -> str | None:
     return "_".join(sorted(names)) or None
 
 
+def in_a_transaction(item: pytest.Item) -> bool:
+    """What pytest-django's order puts first: a test in a rolled-back transaction (``db``)."""
+    return bool(item.get_closest_marker("django_db")) or bool(
+        {"db", "transactional_db", "live_server"}.intersection(getattr(item, "fixturenames", ()))
+    )
+
+
 @pytest.hookimpl(trylast=True)  # after pytest-django's order and pytest-xdist's group ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: not takes_long(item))
+    # A stable sort: pytest-django's order stays, but within the tests that commit.
+    items.sort(key=lambda item: (not in_a_transaction(item), not takes_long(item)))
     if not getattr(config.option, "loadgroup", False):  # set on the workers of loadgroup
         return
     for item in items:

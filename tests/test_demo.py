@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from django.core.management import call_command
 from django.db.models import Count
 
@@ -65,7 +64,6 @@ def test_no_demo_company_in_production(db, settings):
     assert not Company.objects.filter(slug=demo.DEMO_SLUG).exists()
 
 
-@pytest.mark.slow
 def test_the_demo_is_fed_through_the_connectors_from_their_sandboxes(
     db, settings, tmp_path, monkeypatch
 ):
