@@ -16,17 +16,32 @@ from kpiplatform.testing.kpis import (
     recompute_all,
     recompute_pending,
 )
+from kpiplatform.testing.shared import shared_company
+
+
+def _computed_worked_example() -> None:
+    configure_company("EUR", "UTC", "1")
+    load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
+    recompute_all()
+
+
+# One worker runs the module, so the worked example is computed once.
+pytestmark = pytest.mark.xdist_group("alerts-evaluation")
+
+
+@pytest.fixture(scope="module")
+def worked_example_company(standing_companies, django_db_blocker):
+    """The worked example: MRR of every month from March 2025 on is 320 (A 150, C 30, D 80,
+    E 60), so the latest month's MRR is 320. Computed once in a company of its own."""
+    with shared_company(django_db_blocker, "Alerts Co", _computed_worked_example) as company:
+        yield company
 
 
 @pytest.fixture
-def worked_example(acme):
-    """The worked example: MRR of every month from March 2025 on is 320 (A 150, C 30, D 80,
-    E 60), so the latest month's MRR is 320."""
-    with acme.activate():
-        configure_company("EUR", "UTC", "1")
-        load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
-        recompute_all()
-    return acme
+def worked_example(worked_example_company, db):
+    """The worked example's company; the rules, imports and events of a test are rolled back
+    with its transaction."""
+    return worked_example_company
 
 
 def _memory_channel(name="memory"):

@@ -9,28 +9,43 @@ Screenshots of each step are saved under var/test-artefacts/screenshots/<test>/.
 from __future__ import annotations
 
 import re
-import uuid
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
-from kpiplatform.testing.companies import PASSWORD, ROLES, create_test_company
+from kpiplatform.testing.browser import launched_chromium
+from kpiplatform.testing.companies import PASSWORD, ROLES
 from kpiplatform.testing.crawl import crawl
 from kpiplatform.testing.data import load_records
-from kpiplatform.testing.drill_example import FEBRUARY_CHURN, load_drill_example
-from kpiplatform.testing.kpis import configure_company, mrr_segment, stored_values
+from kpiplatform.testing.drill_example import FEBRUARY_CHURN
+from kpiplatform.testing.kpis import (
+    configure_company,
+    mrr_segment,
+    recompute_pending,
+    stored_values,
+)
+from kpiplatform.testing.shared import shared_company
+
+# The modules reading the drill example run on one worker, which computes it once.
+pytestmark = pytest.mark.xdist_group("drill-example")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """One browser for the module's tests (each still gets a fresh context, browser_page):
+    they all drive it, so the ORM's check of a running event loop stays off for the module
+    (kpiplatform/testing/browser.py)."""
+    with launched_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
-def committed_example(own_company, django_db_blocker):
-    """A company of the test's own with the drill example committed (its recompute runs
-    eagerly as each write commits)."""
-    with django_db_blocker.unblock(), own_company.activate():
-        load_drill_example()
-    connection.set_schema_to_public()
-    return own_company
+def committed_example(drill_example_company):
+    """A company of its own with the drill example committed and computed (tests/conftest.py),
+    which these tests only read."""
+    return drill_example_company
 
 
 def log_in(page, live_app, company, role: str) -> None:
@@ -106,28 +121,19 @@ def test_from_the_churn_chart_and_table_to_the_customers_behind_it(
     assert errors.messages == []
 
 
+def _zulu_secret() -> None:
+    configure_company("EUR", "UTC")
+    with transaction.atomic():
+        load_records("customers", [{"external_id": "ZULU-1", "name": "Zulu Secret"}])
+        load_records("mrr_segments", [mrr_segment("ZULU-1", "2025-01-01", "2025-02-12", 999)])
+    recompute_pending()  # what the worker runs once the writes commit
+
+
 @pytest.fixture
 def other_company(standing_companies, django_db_blocker):
     """Company B, committed, with a customer of its own that churns in February."""
-    from kpiplatform.celery import app
-
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    with django_db_blocker.unblock():
-        company = create_test_company(f"o{uuid.uuid4().hex[:10]}", "Other Co")
-        try:
-            with company.activate():
-                configure_company("EUR", "UTC")
-                load_records("customers", [{"external_id": "ZULU-1", "name": "Zulu Secret"}])
-                load_records(
-                    "mrr_segments", [mrr_segment("ZULU-1", "2025-01-01", "2025-02-12", 999)]
-                )
-            connection.set_schema_to_public()
-            yield company
-        finally:
-            app.conf.task_always_eager = eager
-            connection.set_schema_to_public()
-            company.company.delete(force_drop=True)
+    with shared_company(django_db_blocker, "Other Co", _zulu_secret) as company:
+        yield company
 
 
 def test_a_user_of_one_company_is_a_stranger_on_another_companys_host(
@@ -176,24 +182,10 @@ def test_a_user_of_one_company_is_a_stranger_on_another_companys_host(
     ), errors.messages
 
 
-@pytest.fixture(scope="module")
-def crawled_company(standing_companies, django_db_blocker):
+@pytest.fixture
+def crawled_company(drill_example_company):
     """One company with the drill example for the three roles' crawls (read only)."""
-    from kpiplatform.celery import app
-
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    with django_db_blocker.unblock():
-        company = create_test_company(f"c{uuid.uuid4().hex[:10]}", "Crawled Co")
-        try:
-            with company.activate():
-                load_drill_example()
-            connection.set_schema_to_public()
-            yield company
-        finally:
-            app.conf.task_always_eager = eager
-            connection.set_schema_to_public()
-            company.company.delete(force_drop=True)
+    return drill_example_company
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -102,6 +102,7 @@ def get(port: int, path: str, host: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
+@pytest.mark.slow
 def test_run_serves_the_landing_page_and_ctrl_c_stops_every_process(run):
     run.wait_for_banner()
     output = run.output()
@@ -123,6 +124,7 @@ def test_run_serves_the_landing_page_and_ctrl_c_stops_every_process(run):
     assert alive == []
 
 
+@pytest.mark.slow
 def test_run_stops_the_others_and_fails_when_a_child_dies(run):
     run.wait_for_banner()
     children = run.children()

@@ -19,17 +19,17 @@ from kpiplatform.testing.drill_example import (
     FEBRUARY_ORDERS,
     FEBRUARY_REVENUE,
     FEBRUARY_SPEND,
-    load_drill_example,
 )
-from kpiplatform.testing.kpis import recompute_all
+
+# The modules reading the drill example run on one worker, which computes it once.
+pytestmark = pytest.mark.xdist_group("drill-example")
 
 
 @pytest.fixture
-def example(acme):
-    with acme.activate():
-        load_drill_example()
-        recompute_all()
-        yield acme
+def example(drill_example_company, db):
+    """The example's company (tests/conftest.py), active for the test."""
+    with drill_example_company.activate():
+        yield drill_example_company
     connection.set_schema_to_public()
 
 

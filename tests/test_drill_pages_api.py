@@ -12,20 +12,20 @@ import pytest
 from django.db import connection
 
 from kpiplatform.testing.companies import ROLES
-from kpiplatform.testing.drill_example import FEBRUARY_CHURN, FEBRUARY_MOVEMENTS, load_drill_example
-from kpiplatform.testing.kpis import recompute_all
+from kpiplatform.testing.drill_example import FEBRUARY_CHURN, FEBRUARY_MOVEMENTS
 
 CHURN_PAGE = "/kpis/mrr_movements/drill/?period=2025-02-01&grain=month&kind=churn"
 CHURN_API = "/api/v1/kpis/mrr_movements/drill/?period=2025-02-01&grain=month&kind=churn"
 
 
+# The modules reading the drill example run on one worker, which computes it once.
+pytestmark = pytest.mark.xdist_group("drill-example")
+
+
 @pytest.fixture
-def example(acme):
-    with acme.activate():
-        load_drill_example()
-        recompute_all()
-    connection.set_schema_to_public()
-    return acme
+def example(drill_example_company, db):
+    """The example's company (tests/conftest.py); each test's writes are rolled back."""
+    return drill_example_company
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -38,6 +38,7 @@ def manage_without_database_url(var_dir: Path, *args: str) -> subprocess.Complet
     )
 
 
+@pytest.mark.slow
 def test_without_database_url_the_embedded_server_migrates_answers_and_stops(var_dir):
     pgdata = var_dir / "postgres"
     migrated = manage_without_database_url(var_dir, "migrate_schemas", "--shared", "--noinput")

@@ -10,15 +10,29 @@ from kpiplatform.testing.kpis import (
     configure_company,
     recompute_all,
 )
+from kpiplatform.testing.shared import shared_company
+
+
+def _computed_worked_example() -> None:
+    configure_company("EUR", "Europe/Paris", "1")
+    load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
+    recompute_all()
+
+
+# One worker runs the module, so the worked example is computed once.
+pytestmark = pytest.mark.xdist_group("kpi-api")
+
+
+@pytest.fixture(scope="module")
+def computed_company(standing_companies, django_db_blocker):
+    """A company of its own with the worked example computed, once for the module's tests."""
+    with shared_company(django_db_blocker, "KPI API Co", _computed_worked_example) as company:
+        yield company
 
 
 @pytest.fixture
-def computed(acme):
-    with acme.activate():
-        configure_company("EUR", "Europe/Paris", "1")
-        load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
-        recompute_all()
-    return acme
+def computed(computed_company, db):
+    return computed_company
 
 
 def test_catalogue_lists_every_subscription_kpi_with_its_definition(acme):

@@ -34,20 +34,40 @@ from kpiplatform.testing.kpis import (
     recompute_pending,
     stored_values,
 )
+from kpiplatform.testing.shared import shared_company
 
 JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
 
 
+def _computed_worked_example() -> None:
+    configure_company("EUR", "Europe/Paris", "1")
+    load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
+    recompute_all()
+    PendingChange.objects.all().delete()
+
+
+# One worker runs the tests of the worked example, so it is computed once. Only those: the
+# tests that commit in the standing company stay after the database tests, where the
+# suite's order puts them (conftest.py).
+with_the_worked_example = pytest.mark.xdist_group("kpi-engine")
+
+
+@pytest.fixture(scope="module")
+def worked_example_company(standing_companies, django_db_blocker):
+    """The worked example computed in full, once, in a company of its own."""
+    with shared_company(django_db_blocker, "Engine Co", _computed_worked_example) as company:
+        yield company
+
+
 @pytest.fixture
-def worked_example(acme):
-    with acme.activate():
-        configure_company("EUR", "Europe/Paris", "1")
-        load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
-        recompute_all()
-        PendingChange.objects.all().delete()
-        yield acme
+def worked_example(worked_example_company, db):
+    """The worked example's company, active; a test's writes and recomputes are rolled back
+    with its transaction."""
+    with worked_example_company.activate():
+        yield worked_example_company
 
 
+@with_the_worked_example
 def test_ledger_holds_one_classified_movement_per_change(worked_example):
     movements = list(
         MrrMovement.objects.filter(customer_ref="E")
@@ -108,6 +128,7 @@ def _computed_at(key: str, grain: str = "month") -> dict[dt.date, dt.datetime]:
     return {start: value.computed_at for start, value in stored_values(key, grain).items()}
 
 
+@with_the_worked_example
 def test_new_segment_recomputes_only_from_its_period_on(worked_example):
     before = _computed_at("mrr")
     load_records("mrr_segments", [mrr_segment("F", "2025-03-15", None, 40)])
@@ -147,6 +168,7 @@ def sync_connection(request):
     other.close()
 
 
+@with_the_worked_example
 def test_segment_write_committing_after_a_ledger_build_is_picked_up_by_the_next_build(
     sync_connection, worked_example
 ):
@@ -175,6 +197,7 @@ def test_segment_write_committing_after_a_ledger_build_is_picked_up_by_the_next_
     assert not LedgerDirtyCustomer.objects.exists()
 
 
+@with_the_worked_example
 def test_a_failed_ledger_build_keeps_the_changed_customers_for_the_next_one(worked_example):
     load_records("mrr_segments", [mrr_segment("F", "2025-03-15", None, 40)])
     assert list(LedgerDirtyCustomer.objects.values_list("customer_ref", flat=True)) == ["F"]
@@ -187,6 +210,7 @@ def test_a_failed_ledger_build_keeps_the_changed_customers_for_the_next_one(work
     assert not LedgerDirtyCustomer.objects.exists()
 
 
+@with_the_worked_example
 def test_changed_segment_recomputes_from_the_earliest_day_its_movements_changed(worked_example):
     before = _computed_at("mrr")
     # D's segment moves from 5 February to 5 January: the change reaches back to January.
@@ -203,6 +227,7 @@ def test_changed_segment_recomputes_from_the_earliest_day_its_movements_changed(
     assert _computed_at("mrr")[JAN] > before[JAN]
 
 
+@with_the_worked_example
 def test_data_a_kpi_does_not_read_recomputes_nothing_of_it(worked_example):
     before = {key: _computed_at(key) for key in ("mrr", "new_customers")}
     load_records(
@@ -243,6 +268,7 @@ class EchoMrrKPI(KPI):
             yield KPIValue(period, KPIResult.amount(result.value))
 
 
+@with_the_worked_example
 def test_a_failing_kpi_is_recorded_and_the_others_are_computed(worked_example):
     kpis = {
         **registered_kpis(),
@@ -258,6 +284,7 @@ def test_a_failing_kpi_is_recorded_and_the_others_are_computed(worked_example):
     assert "bad plugin arithmetic" in failure.error
 
 
+@with_the_worked_example
 def test_values_no_longer_produced_are_removed(worked_example):
     assert stored_values("mrr", "quarter", "country", "unknown")
     load_records("customers", [{"external_id": c, "country": "DE"} for c in "ABCDE"])
@@ -300,6 +327,7 @@ def _stored(key: str, grain: str = "month") -> dict[tuple[dt.date, str], Decimal
     }
 
 
+@with_the_worked_example
 def test_a_run_from_a_day_replaces_the_values_of_its_periods_and_keeps_the_earlier_ones(
     worked_example,
 ):
@@ -320,6 +348,7 @@ def test_a_run_from_a_day_replaces_the_values_of_its_periods_and_keeps_the_earli
     assert _computed_at("by_channel")[JAN] == january
 
 
+@with_the_worked_example
 def test_a_full_run_replaces_every_stored_value_of_the_kpi_at_its_grains(worked_example):
     kpi = ByChannelKPI(key="by_channel", requires=("mrr_segments",))
     kpi.channels = {JAN: {"ads": 1, "seo": 2}, FEB: {"ads": 3}, MAR: {"ads": 5}}
@@ -341,6 +370,7 @@ class NumbersKPI(KPI):
             yield KPIValue(period, KPIResult(None, reason="x" * 300), "channel", "none")
 
 
+@with_the_worked_example
 def test_numbers_of_any_type_are_stored_at_the_precision_of_the_table(worked_example):
     kpi = NumbersKPI(key="numbers", requires=("mrr_segments",))
     report = engine.compute_kpis(kpis={"numbers": kpi}, grains=["month"], last_day=END_OF_MARCH)
@@ -445,9 +475,10 @@ def _wait_until_blocked(pid: int, by: int, timeout_s: float = 30) -> None:
         time.sleep(0.01)
 
 
+@with_the_worked_example
 def test_recompute_command_covers_every_company(worked_example, capsys):
-    call_command("recompute_kpis", "--company", "acme")
-    assert "acme:" in capsys.readouterr().out
+    call_command("recompute_kpis", "--company", worked_example.slug)
+    assert f"{worked_example.slug}:" in capsys.readouterr().out
 
 
 def test_a_write_records_its_changes_for_the_recompute_it_schedules(
@@ -463,6 +494,7 @@ def test_a_write_records_its_changes_for_the_recompute_it_schedules(
     assert len(callbacks) == 2
 
 
+@with_the_worked_example
 def test_kpis_built_from_other_kpis_cover_every_period_of_their_inputs(worked_example):
     """LTV:CAC reads no dataset itself: it has values wherever CLV and CAC have."""
     load_records(
@@ -483,6 +515,7 @@ def test_kpis_built_from_other_kpis_cover_every_period_of_their_inputs(worked_ex
 
 
 # --- periods bounded by the data ---------------------------------------------------------
+@with_the_worked_example
 def test_a_stray_record_years_away_costs_a_year_of_periods_and_deleting_it_removes_them(
     worked_example,
 ):
@@ -511,6 +544,7 @@ def test_a_stray_record_years_away_costs_a_year_of_periods_and_deleting_it_remov
     assert sorted(stored_values("cac", "day"))[0] == JAN
 
 
+@with_the_worked_example
 def test_a_recompute_after_changes_stores_what_a_full_one_does_across_gaps_in_the_data(
     worked_example,
 ):
@@ -544,6 +578,7 @@ def _every_value() -> dict:
 
 
 # --- time limits -------------------------------------------------------------------------
+@with_the_worked_example
 def test_a_kpi_whose_query_runs_past_the_statement_timeout_fails_in_words_and_others_store(
     worked_example, settings, monkeypatch
 ):

@@ -24,6 +24,7 @@ def every_stored_value() -> dict:
     }
 
 
+@pytest.mark.slow
 def test_independent_kpis_on_two_connections_store_what_one_connection_stores(
     standing_companies, django_db_blocker, settings
 ):

@@ -38,6 +38,7 @@ from kpiplatform.testing.kpis import (
     recompute_pending,
     stored_values,
 )
+from kpiplatform.testing.shared import shared_company
 
 DEC, JAN, FEB = dt.date(2024, 12, 1), dt.date(2025, 1, 1), dt.date(2025, 2, 1)
 
@@ -78,65 +79,80 @@ def spend(ref, day, channel, campaign, amount) -> dict:
     }
 
 
-@pytest.fixture
-def people(acme):
-    with acme.activate():
-        configure_company("EUR", "UTC", "1")
-        customers = [
-            {"external_id": "A", "email": " Ada@Initech.example", "created_at": utc(2025, 1, 9)},
+def _people() -> None:
+    configure_company("EUR", "UTC", "1")
+    customers = [
+        {"external_id": "A", "email": " Ada@Initech.example", "created_at": utc(2025, 1, 9)},
+        {
+            "external_id": "B",
+            "email": "bob@example.org",
+            "channel": "partner",
+            "campaign": "p1",
+            "created_at": utc(2025, 1, 19),
+        },
+        {"external_id": "C", "email": "cy@example.org", "created_at": utc(2025, 2, 4)},
+        {"external_id": "D", "email": "", "created_at": utc(2025, 2, 9)},
+    ]
+    load_records("customers", customers, source="stripe")
+    load_records(
+        "mrr_segments",
+        [
+            mrr_segment("A", "2025-01-10", None, 100),
+            mrr_segment("B", "2025-01-20", None, 200),
+            mrr_segment("C", "2025-02-05", None, 50),
+            mrr_segment("D", "2025-02-10", None, 80),
+        ],
+        source="stripe",
+    )
+    load_records(
+        "payments",
+        [
             {
-                "external_id": "B",
-                "email": "bob@example.org",
-                "channel": "partner",
-                "campaign": "p1",
-                "created_at": utc(2025, 1, 19),
-            },
-            {"external_id": "C", "email": "cy@example.org", "created_at": utc(2025, 2, 4)},
-            {"external_id": "D", "email": "", "created_at": utc(2025, 2, 9)},
-        ]
-        load_records("customers", customers, source="stripe")
-        load_records(
-            "mrr_segments",
-            [
-                mrr_segment("A", "2025-01-10", None, 100),
-                mrr_segment("B", "2025-01-20", None, 200),
-                mrr_segment("C", "2025-02-05", None, 50),
-                mrr_segment("D", "2025-02-10", None, 80),
-            ],
-            source="stripe",
-        )
-        load_records(
-            "payments",
-            [
-                {
-                    "external_id": f"p{ref}",
-                    "customer_ref": ref,
-                    "occurred_at": at,
-                    "amount_minor": amount * 100,
-                    "currency": "EUR",
-                }
-                for ref, at, amount in (
-                    ("A", utc(2025, 1, 10, 9), 100),
-                    ("B", utc(2025, 1, 20, 9), 200),
-                    ("C", utc(2025, 2, 5, 9), 50),
-                    ("D", utc(2025, 2, 10, 9), 80),
-                )
-            ],
-            source="stripe",
-        )
-        load_records("leads", LEADS, source="hubspot")
-        load_records(
-            "spend",
-            [
-                spend("s1", dt.date(2025, 1, 31), "paid_search", "brand-search", 200),
-                spend("s2", dt.date(2025, 1, 31), "paid_search", "competitor-search", 100),
-                spend("s3", dt.date(2025, 1, 31), "partner", "p1", 100),
-                spend("s4", dt.date(2025, 2, 28), "paid_search", "competitor-search", 150),
-            ],
-        )
-        recompute_all()
-        PendingChange.objects.all().delete()
-        yield acme
+                "external_id": f"p{ref}",
+                "customer_ref": ref,
+                "occurred_at": at,
+                "amount_minor": amount * 100,
+                "currency": "EUR",
+            }
+            for ref, at, amount in (
+                ("A", utc(2025, 1, 10, 9), 100),
+                ("B", utc(2025, 1, 20, 9), 200),
+                ("C", utc(2025, 2, 5, 9), 50),
+                ("D", utc(2025, 2, 10, 9), 80),
+            )
+        ],
+        source="stripe",
+    )
+    load_records("leads", LEADS, source="hubspot")
+    load_records(
+        "spend",
+        [
+            spend("s1", dt.date(2025, 1, 31), "paid_search", "brand-search", 200),
+            spend("s2", dt.date(2025, 1, 31), "paid_search", "competitor-search", 100),
+            spend("s3", dt.date(2025, 1, 31), "partner", "p1", 100),
+            spend("s4", dt.date(2025, 2, 28), "paid_search", "competitor-search", 150),
+        ],
+    )
+    recompute_all()
+    PendingChange.objects.all().delete()
+
+
+# One worker runs the module, so the people are computed once.
+pytestmark = pytest.mark.xdist_group("one-customer-across-sources")
+
+
+@pytest.fixture(scope="module")
+def people_company(standing_companies, django_db_blocker):
+    """The customers, leads, payments and spend, computed once in a company of its own."""
+    with shared_company(django_db_blocker, "People Co", _people) as company:
+        yield company
+
+
+@pytest.fixture
+def people(people_company, db):
+    """The people's company, active; a test's writes and recomputes are rolled back."""
+    with people_company.activate():
+        yield people_company
 
 
 def value(key: str, period: dt.date, kind: str = "", segment: str = "") -> Decimal | None:

@@ -27,6 +27,7 @@ from kpiplatform.testing.kpis import (
     recompute_pending,
     stored_values,
 )
+from kpiplatform.testing.shared import shared_company
 
 
 def paris(*args) -> dt.datetime:
@@ -44,30 +45,45 @@ def payment(ref: str, customer: str, at: dt.datetime, amount: int, **fields) -> 
     }
 
 
+def _history() -> None:
+    configure_company("EUR", "Europe/Paris", "1")
+    load_records("customers", [{"external_id": c, "channel": "ads"} for c in ("A", "B")])
+    load_records("mrr_segments", [mrr_segment("A", "2025-01-10", None, 100)])
+    load_records(
+        "payments",
+        [
+            payment("p1", "A", paris(2025, 1, 10, 9), 100),
+            payment("p2", "A", paris(2025, 2, 10, 9), 100),
+            payment("p3", "B", paris(2025, 3, 5, 9), 40, is_order=True),
+            payment("p4", "", paris(2025, 3, 6, 9), 10),
+            payment("r1", "A", paris(2025, 2, 20, 9), 30, kind="refund"),
+        ],
+    )
+    load_records(
+        "spend",
+        [{"spent_on": dt.date(2025, 1, 5), "amount_minor": 10000, "currency": "EUR"}],
+    )
+    recompute_all()
+    PendingChange.objects.all().delete()
+
+
+# One worker runs the module, so the history is computed once.
+pytestmark = pytest.mark.xdist_group("payment-facts")
+
+
+@pytest.fixture(scope="module")
+def history_company(standing_companies, django_db_blocker):
+    """Two customers and their payments in Paris time, computed once in full, in a company of
+    its own for the module's tests."""
+    with shared_company(django_db_blocker, "Payments Co", _history) as company:
+        yield company
+
+
 @pytest.fixture
-def history(acme):
-    """Two customers and their payments in Paris time, computed once in full."""
-    with acme.activate():
-        configure_company("EUR", "Europe/Paris", "1")
-        load_records("customers", [{"external_id": c, "channel": "ads"} for c in ("A", "B")])
-        load_records("mrr_segments", [mrr_segment("A", "2025-01-10", None, 100)])
-        load_records(
-            "payments",
-            [
-                payment("p1", "A", paris(2025, 1, 10, 9), 100),
-                payment("p2", "A", paris(2025, 2, 10, 9), 100),
-                payment("p3", "B", paris(2025, 3, 5, 9), 40, is_order=True),
-                payment("p4", "", paris(2025, 3, 6, 9), 10),
-                payment("r1", "A", paris(2025, 2, 20, 9), 30, kind="refund"),
-            ],
-        )
-        load_records(
-            "spend",
-            [{"spent_on": dt.date(2025, 1, 5), "amount_minor": 10000, "currency": "EUR"}],
-        )
-        recompute_all()
-        PendingChange.objects.all().delete()
-        yield acme
+def history(history_company, db):
+    """The history's company, active; a test's writes and recomputes are rolled back."""
+    with history_company.activate():
+        yield history_company
 
 
 def derived_facts() -> tuple[list, list]:

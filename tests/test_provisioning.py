@@ -145,6 +145,7 @@ def test_committed_signup_failing_after_migrating_leaves_nothing(
     assert "hooli" not in after["schemas"]
 
 
+@pytest.mark.slow
 def test_concurrent_signups_take_different_spares(standing_companies, django_db_blocker):
     hold = 781_204  # advisory lock the first signup waits on, after it has claimed its spare
     results: dict[str, object] = {}

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.contrib.auth.hashers import make_password
 
 from kpiplatform.accounts.models import User
@@ -37,6 +38,7 @@ def test_outside_pytest_the_settings_keep_django_s_strong_default_hasher():
     assert result.stdout.strip() == "pbkdf2_sha256", result.stderr
 
 
+@pytest.mark.slow
 def test_a_run_of_tests_that_only_use_the_standing_companies_gets_a_test_database(tmp_path):
     # pytest-django creates the test database only for tests asking for ``db``; a run of
     # tests that use the standing companies alone must not write into DATABASE_URL's.

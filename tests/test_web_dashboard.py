@@ -17,6 +17,7 @@ import pytest
 from django.contrib.messages import constants
 from django.contrib.messages.storage.base import Message
 from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.cache import cache
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -34,42 +35,58 @@ from kpiplatform.testing.kpis import (
     mrr_segment,
     recompute_all,
 )
+from kpiplatform.testing.shared import shared_company
 from kpiplatform.web.cohorts import cohort_retention
 from kpiplatform.web.partial import comparison_window
 
 CHANNELS = {"A": "ads", "B": "ads", "C": "seo", "D": "seo", "E": "ads"}
 
 
-@pytest.fixture
-def worked_example(acme):
+def _worked_example() -> None:
     """The worked example with acquisition channels, spend in February 2025 and payments
     (first paid days) matching the segments; every KPI computed."""
-    with acme.activate():
-        configure_company("EUR", "UTC")
-        load_records("customers", [{"external_id": c, "channel": k} for c, k in CHANNELS.items()])
-        load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
-        load_records(
-            "spend",
-            [
-                {
-                    "spent_on": "2025-02-03",
-                    "channel": "ads",
-                    "campaign": "winter",
-                    "amount_minor": 30000,
-                    "currency": "EUR",
-                },
-                {
-                    "spent_on": "2025-02-20",
-                    "channel": "seo",
-                    "campaign": "blog",
-                    "amount_minor": 5000,
-                    "currency": "EUR",
-                },
-            ],
-        )
-        recompute_all()
-    connection.set_schema_to_public()
-    return acme
+    configure_company("EUR", "UTC")
+    load_records("customers", [{"external_id": c, "channel": k} for c, k in CHANNELS.items()])
+    load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
+    load_records(
+        "spend",
+        [
+            {
+                "spent_on": "2025-02-03",
+                "channel": "ads",
+                "campaign": "winter",
+                "amount_minor": 30000,
+                "currency": "EUR",
+            },
+            {
+                "spent_on": "2025-02-20",
+                "channel": "seo",
+                "campaign": "blog",
+                "amount_minor": 5000,
+                "currency": "EUR",
+            },
+        ],
+    )
+    recompute_all()
+
+
+# One worker runs the module, so the worked example is computed once.
+pytestmark = pytest.mark.xdist_group("web-dashboard")
+
+
+@pytest.fixture(scope="module")
+def worked_example_company(standing_companies, django_db_blocker):
+    """A company of its own with the worked example, computed once for the module's tests."""
+    with shared_company(django_db_blocker, "Worked Example Co", _worked_example) as company:
+        yield company
+
+
+@pytest.fixture
+def worked_example(worked_example_company, db):
+    """The worked example's company; each test's writes are rolled back, and it starts with
+    no cached dashboard body (as it did when each test computed the example anew)."""
+    cache.clear()
+    return worked_example_company
 
 
 def card(response, key: str):

@@ -27,6 +27,7 @@ from kpiplatform.testing.kpis import (
     recompute_all,
     stored_values,
 )
+from kpiplatform.testing.shared import shared_company
 
 COUNTRIES = {"A": "FR", "B": "FR", "C": "DE", "D": "DE", "E": "FR"}
 
@@ -38,15 +39,27 @@ def load_worked_example() -> None:
     load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
 
 
+def computed_worked_example() -> None:
+    load_worked_example()
+    recompute_all()
+
+
+# One worker runs the module, so the worked example is computed once.
+pytestmark = pytest.mark.xdist_group("web-kpi-page")
+
+
+@pytest.fixture(scope="module")
+def worked_example_company(standing_companies, django_db_blocker):
+    """A company of its own with the worked example committed and every KPI computed, once
+    for the module's tests, which only read it (the live server too)."""
+    with shared_company(django_db_blocker, "KPI Page Co", computed_worked_example) as company:
+        yield company
+
+
 @pytest.fixture
-def worked_example(acme):
-    """The worked example in acme, inside the test's transaction (the test client sees it;
-    a write's recompute waits for a commit that never comes, so it is run here)."""
-    with acme.activate():
-        load_worked_example()
-        recompute_all()
-    connection.set_schema_to_public()
-    return acme
+def worked_example(worked_example_company, db):
+    """The worked example's company; what a test writes there is rolled back."""
+    return worked_example_company
 
 
 def cents(value: Decimal) -> Decimal:
@@ -132,12 +145,9 @@ def test_a_kpi_page_reads_stored_values_in_a_fixed_number_of_queries(worked_exam
 
 
 @pytest.fixture
-def committed_company(own_company, django_db_blocker):
-    """A company of the test's own with the worked example committed."""
-    with django_db_blocker.unblock(), own_company.activate():
-        load_worked_example()
-    connection.set_schema_to_public()
-    return own_company
+def committed_company(worked_example_company):
+    """A company with the worked example committed (the live server reads it)."""
+    return worked_example_company
 
 
 def table_values(page) -> dict[str, Decimal]:

@@ -11,6 +11,7 @@ with ``var/``), one per step, numbered in the order taken.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -76,27 +77,38 @@ def live_app(test_database, django_db_blocker) -> Iterator[LiveServer]:
         server.terminate()
 
 
-@pytest.fixture
-def chromium(monkeypatch) -> Iterator[object]:
-    """A headless Chromium for one test.
+@contextlib.contextmanager
+def launched_chromium() -> Iterator[object]:
+    """A headless Chromium, for as long as the block runs.
 
     Playwright's sync API keeps an event loop running in the test's thread while it is
-    started, and Django's ORM refuses to run in a thread with a running loop. The test's own
+    started, and Django's ORM refuses to run in a thread with a running loop. The tests' own
     queries never run concurrently with that loop, so the check is turned off for as long as
-    the browser runs, and only then (hence one browser per test, not per session)."""
+    the browser runs, and only then: the ``chromium`` fixture gives one browser per test, and
+    a module whose tests all drive a browser may share one (a module-scoped ``chromium``)."""
     executable = require_chromium()
     from django.db import connections
     from playwright.sync_api import sync_playwright
 
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(executable))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(executable))
+            try:
+                yield browser
+            finally:
+                browser.close()
+                # While the loop runs, Django keeps connections per async context rather
+                # than per thread: the ones opened meanwhile are closed here, or they would
+                # keep the test database from being dropped.
+                connections.close_all()
+
+
+@pytest.fixture
+def chromium() -> Iterator[object]:
+    """A headless Chromium for one test (:func:`launched_chromium`)."""
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
-        # While the loop runs, Django keeps connections per async context rather than per
-        # thread: the ones the test opened meanwhile are closed here, or they would keep the
-        # test database from being dropped.
-        connections.close_all()
 
 
 @dataclass

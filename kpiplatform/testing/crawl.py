@@ -18,10 +18,20 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 # Files rather than pages: the browser downloads them instead of showing them.
 DOWNLOAD_SUFFIXES = (".csv", ".json", ".pdf", ".png", ".svg", ".ico", ".txt")
 
-# After the load event: let deferred scripts' promises (charts) settle, so their errors count.
+# After the load event: wait until every chart has been drawn (or has failed, see
+# kpi_chart.js) and no htmx request is on its way, then two frames, so that the errors of
+# deferred scripts' promises count. A page that never settles is left after 5 s, as one
+# with nothing to wait for is left at once.
 SETTLE_JS = """
-() => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(
-    () => setTimeout(resolve, 50))))
+() => new Promise(resolve => {
+    const deadline = performance.now() + 5000;
+    const pending = () => document.querySelector(
+        '[data-chart]:not([data-drawn="drawn"]):not([data-drawn="failed"]), .htmx-request');
+    const check = () => (!pending() || performance.now() > deadline)
+        ? requestAnimationFrame(() => requestAnimationFrame(resolve))
+        : setTimeout(check, 10);
+    check();
+})
 """
 
 LINKS_JS = """

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import sys
 
-import pytest
-from django.db import connection
-from django.test import override_settings
+# Cache compiled modules under __pycache__ (git-ignored) even where PYTHONDONTWRITEBYTECODE
+# is set, as some images do: every xdist worker and every process a test starts (Celery
+# workers, `manage.py run`, gunicorn...) imports Django and the app, and compiling them from
+# source each time costs seconds per process. Set before the imports below, and taken out of
+# the environment those processes inherit.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+from collections.abc import Iterator  # noqa: E402 (after the bytecode setting, on purpose)
+
+import pytest  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import override_settings  # noqa: E402
 
 # Browser tests' fixtures (Playwright itself is imported only when a test asks for a browser).
-from kpiplatform.testing.browser import (  # noqa: F401
+from kpiplatform.testing.browser import (  # noqa: E402, F401
     browser_page,
     chromium,
     live_app,
@@ -137,30 +148,10 @@ def empty_signup_pool(db) -> None:
 
 
 @pytest.fixture
-def task_queue(settings) -> Iterator[str]:
+def task_queue() -> Iterator[str]:
     """A Celery queue of this test's own, which tasks sent from this process go to (and a
     worker started with ``queue=`` reads); deleted with its messages afterwards."""
-    import os
-    import uuid
+    from kpiplatform.testing.queues import own_task_queue
 
-    from kombu import Exchange, Queue
-
-    from kpiplatform.celery import app
-
-    if os.environ.get("KPI_REQUIRE_SERVICES") == "1" and not settings.CELERY_BROKER_URL.startswith(
-        "redis://"
-    ):
-        pytest.fail("KPI_REQUIRE_SERVICES=1 but CELERY_BROKER_URL is not a redis:// URL")
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    default = app.conf.task_default_queue
-    app.conf.task_default_queue = name
-    try:
+    with own_task_queue() as name:
         yield name
-    finally:
-        app.conf.task_default_queue = default
-        with app.connection_for_write() as broker:
-            # Bound in this channel first: a channel deletes the queues it knows the bindings of.
-            queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
-            bound = queue(broker.default_channel)
-            bound.declare()
-            bound.delete()

@@ -46,6 +46,7 @@ from kpiplatform.testing.kpis import (
     recompute_pending,
     stored_values,
 )
+from kpiplatform.testing.shared import shared_company
 
 JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
 
@@ -66,21 +67,35 @@ SEGMENTS = [
 ]
 
 
+def _plans_example() -> None:
+    configure_company("EUR", "Europe/Paris", "1")
+    load_records(
+        "plans",
+        [
+            {"external_id": "basic", "name": "Basic", "currency": "EUR"},
+            {"external_id": "pro", "name": "Pro", "currency": "EUR"},
+        ],
+    )
+    load_records("mrr_segments", SEGMENTS)
+    report = recompute_all()
+    assert not report.failed, report.failed
+
+
+# One worker runs the module, so the example is computed once.
+pytestmark = pytest.mark.xdist_group("subscription-plans")
+
+
+@pytest.fixture(scope="module")
+def plans_company(standing_companies, django_db_blocker):
+    """The plans example computed once, in a company of its own, for the module's tests."""
+    with shared_company(django_db_blocker, "Plans Co", _plans_example) as company:
+        yield company
+
+
 @pytest.fixture
-def plans_example(acme):
-    with acme.activate():
-        configure_company("EUR", "Europe/Paris", "1")
-        load_records(
-            "plans",
-            [
-                {"external_id": "basic", "name": "Basic", "currency": "EUR"},
-                {"external_id": "pro", "name": "Pro", "currency": "EUR"},
-            ],
-        )
-        load_records("mrr_segments", SEGMENTS)
-        report = recompute_all()
-        assert not report.failed, report.failed
-        yield acme
+def plans_example(plans_company, db):
+    """The example's company; a test's writes and recomputes are rolled back."""
+    return plans_company
 
 
 def by_plan(key: str, plan: str, grain: str = "month") -> list[Decimal | None]:

@@ -14,6 +14,7 @@ from kpiplatform.testing.kpis import (
     recompute_pending,
     stored_values,
 )
+from kpiplatform.testing.shared import committed_writes, shared_company
 
 JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
 Q1 = JAN
@@ -28,20 +29,34 @@ def as_json(segment: dict, number: int) -> dict:
     }
 
 
+# One worker runs the module, so the example is imported and computed once.
+pytestmark = pytest.mark.xdist_group("subscription-worked-example")
+
+
+@pytest.fixture(scope="module")
+def worked_example_company(standing_companies, django_db_blocker):
+    """A company of its own, committed, with the worked example imported and computed, once
+    for the module's tests, which only read it."""
+    with shared_company(django_db_blocker, "Worked Example Co") as company:
+        with committed_writes(django_db_blocker):
+            with company.activate():
+                configure_company("EUR", "Europe/Paris", "1")
+            records = [as_json(segment, n) for n, segment in enumerate(WORKED_EXAMPLE_SEGMENTS, 1)]
+            response = company.client("admin").post(
+                "/api/v1/data/mrr_segments/", records, content_type="application/json"
+            )
+            assert response.status_code in (200, 201), response.json()
+            with company.activate():
+                # What the recompute task, scheduled by the import, runs on the worker.
+                report = recompute_pending()
+                assert not report.failed, report.failed
+        yield company
+
+
 @pytest.fixture
-def worked_example(acme):
-    with acme.activate():
-        configure_company("EUR", "Europe/Paris", "1")
-    records = [as_json(segment, n) for n, segment in enumerate(WORKED_EXAMPLE_SEGMENTS, 1)]
-    response = acme.client("admin").post(
-        "/api/v1/data/mrr_segments/", records, content_type="application/json"
-    )
-    assert response.status_code in (200, 201), response.json()
-    with acme.activate():
-        # What the recompute task, scheduled by the import, runs on the worker.
-        report = recompute_pending()
-        assert not report.failed, report.failed
-        yield acme
+def worked_example(worked_example_company, db):
+    with worked_example_company.activate():
+        yield worked_example_company
 
 
 def values(key: str, grain: str = "month") -> dict[dt.date, Decimal | None]:
