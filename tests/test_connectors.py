@@ -17,7 +17,6 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection as db_connection
 from django.utils import timezone
-from kombu import Exchange, Queue
 
 from kpiplatform.celery import app, fan_out_tasks
 from kpiplatform.connectors import secrets, sync
@@ -29,6 +28,7 @@ from kpiplatform.data.writer import BulkWriter
 from kpiplatform.kpis.models import PendingChange
 from kpiplatform.tenants.tasks import tick
 from kpiplatform.testing.processes import database_url_for_subprocess
+from kpiplatform.testing.queues import own_task_queue
 
 KEY = "lsk_" + uuid.uuid4().hex  # the secret: searched for in every answer, log and message
 
@@ -378,11 +378,8 @@ def test_disconnecting_with_keep_data_keeps_what_it_brought(acme, feed):
 def test_the_secret_never_reaches_a_log_line_or_a_task_message(
     acme, feed, caplog, django_capture_on_commit_callbacks
 ):
-    queue_name = f"test-{uuid.uuid4().hex[:12]}"
-    default = app.conf.task_default_queue
-    app.conf.task_default_queue = queue_name
     caplog.set_level(logging.DEBUG)
-    try:
+    with own_task_queue() as queue_name:
         write_feed(feed, PAGES, fail_on_page=2)
         created = create(acme, feed).json()
         client = acme.client("admin")
@@ -395,13 +392,6 @@ def test_the_secret_never_reaches_a_log_line_or_a_task_message(
         run_queued(acme, created["id"])  # fails on page 2: logged
         client.patch(url, {"secrets": {"api_key": "lsk_bad"}}, content_type="application/json")
         client.post(url + "check/")
-    finally:
-        app.conf.task_default_queue = default
-        with app.connection_for_write() as broker:
-            queue = Queue(queue_name, Exchange(queue_name, type="direct"), routing_key=queue_name)
-            bound = queue(broker.default_channel)
-            bound.declare()
-            bound.delete()
     assert message is not None
     body = message.body.decode() if isinstance(message.body, bytes) else str(message.body)
     assert json.loads(body)[0] == [created["id"]]  # the id, and nothing else

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 
 from ga4_testing import create, run_sync
-from kombu import Exchange, Queue
 
 from kpiplatform.celery import app
 from kpiplatform.connectors.models import Connection, SyncRun
 from kpiplatform.plugins.models import PluginError
+from kpiplatform.testing.queues import own_task_queue
 
 
 def key_fragments(info: dict) -> list[str]:
@@ -30,11 +29,8 @@ def test_the_private_key_appears_in_no_answer_log_message_or_request(
     fragments = key_fragments(info)
     broken = json.dumps({**info, "private_key": info["private_key"].replace("M", "!", 3)})
     seen: list[str] = []
-    queue_name = f"test-{uuid.uuid4().hex[:12]}"
-    default = app.conf.task_default_queue
-    app.conf.task_default_queue = queue_name
     caplog.set_level(logging.DEBUG)
-    try:
+    with own_task_queue() as queue_name:
         created = create(acme, key_file)
         seen.append(created.content.decode())
         connection_id = created.json()["id"]
@@ -61,13 +57,6 @@ def test_the_private_key_appears_in_no_answer_log_message_or_request(
             seen.append(client.get(url + path).content.decode())
         seen.append(client.get("/api/v1/connections/").content.decode())
         seen.append(client.get("/api/v1/plugins/").content.decode())
-    finally:
-        app.conf.task_default_queue = default
-        with app.connection_for_write() as broker:
-            queue = Queue(queue_name, Exchange(queue_name, type="direct"), routing_key=queue_name)
-            bound = queue(broker.default_channel)
-            bound.declare()
-            bound.delete()
 
     assert message is not None
     body = message.body.decode() if isinstance(message.body, bytes) else str(message.body)
