@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import time
+import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 
 import pluggy
 
-SDK_VERSION = "1.5.0"
+SDK_VERSION = "1.6.0"
 PROJECT_NAME = "kpiplatform"
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -420,6 +421,23 @@ class SourceObject:
 _source_object_reader: Callable[..., list[dict[str, Any]]] | None = None
 
 
+# Set by the platform while it runs a connector's sync: the company's time zone (IANA name).
+# Plugins call company_time_zone, never this.
+_company_time_zone: str | None = None
+
+
+def company_time_zone() -> zoneinfo.ZoneInfo:
+    """The time zone the company's days and periods are cut in (SDK 1.6): a connector that
+    turns upstream timestamps into calendar days (an MRR segment's ``starts_on``) takes
+    them in it, as the canonical datasets' dates are days in the company's time zone. A
+    company can change it: keep the zone your dates were made in with your cursor, and make
+    them again when it differs. Only callable from within a connector's ``sync``; elsewhere
+    it raises RuntimeError."""
+    if _company_time_zone is None:
+        raise RuntimeError("company_time_zone is only available while a sync runs")
+    return zoneinfo.ZoneInfo(_company_time_zone)
+
+
 def stored_source_objects(
     kind: str,
     *,
@@ -614,6 +632,7 @@ __all__ = [
     "Unit",
     "WebhookRejected",
     "Writer",
+    "company_time_zone",
     "hookimpl",
     "retry_after_seconds",
     "stored_source_objects",

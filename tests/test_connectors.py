@@ -547,3 +547,19 @@ def test_the_tick_starts_the_due_syncs_of_companies_with_a_schedule(acme, feed, 
     with acme.activate():
         run = SyncRun.objects.get()
     assert (run.trigger, run.status) == ("schedule", "queued")
+
+
+def test_source_object_payloads_are_compressed_with_lz4_where_the_server_has_it(acme):
+    with acme.activate(), db_connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+            "WHERE name = 'default_toast_compression'"
+        )
+        (has_lz4,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT attcompression FROM pg_attribute "
+            "WHERE attrelid = 'connectors_sourceobject'::regclass AND attname = 'payload'"
+        )
+        (method,) = cursor.fetchone()
+    # "l": lz4; "" is the server's default (pglz) where lz4 is not built in.
+    assert method == ("l" if has_lz4 else "")

@@ -67,7 +67,9 @@ class SyncRun(models.Model):
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
-    trigger = models.CharField(max_length=20, default="manual")  # manual or schedule
+    trigger = models.CharField(
+        max_length=20, default="manual"
+    )  # manual, schedule, webhook, settings
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -132,8 +134,10 @@ class SourceObject(models.Model):
     upstream. Written by the platform with the page; read back by the connector (read-only)
     through ``sdk.stored_source_objects``. The company's read-only role may read this table."""
 
+    # No index of its own: the unique constraint's (connection, kind, external id) serves
+    # lookups by connection, and each object written updates one index fewer.
     connection = models.ForeignKey(
-        Connection, on_delete=models.CASCADE, related_name="source_objects"
+        Connection, on_delete=models.CASCADE, related_name="source_objects", db_index=False
     )
     kind = models.CharField(max_length=64)
     external_id = models.CharField(max_length=255)

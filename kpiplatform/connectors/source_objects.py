@@ -91,6 +91,18 @@ def store(connection_id: int, objects: dict[str, list[sdk.SourceObject]]) -> int
     return written
 
 
+def analyze() -> None:
+    """Refresh the planner's statistics of the table (the columns reads filter on).
+
+    A sync that grows the table by hundreds of thousands of objects must not leave its reads
+    planned from statistics of a nearly empty table: planned so, every read by id or parent
+    scans all the connection's objects of that kind (measured: 150 ms instead of 25 ms per
+    read of 2,000 ids at 640,000 objects). Autovacuum's analyze lags a bulk load, and may
+    be off."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {TABLE} (connection_id, kind, external_id, parent)")
+
+
 def read(
     connection_id: int,
     kind: str,
@@ -136,15 +148,16 @@ def read(
 
 
 @contextlib.contextmanager
-def reading_for(connection_id: int) -> Iterator[None]:
-    """While a connection's sync runs: ``sdk.stored_source_objects`` reads its objects."""
-    previous = sdk._source_object_reader
+def reading_for(connection_id: int, time_zone: str) -> Iterator[None]:
+    """While a connection's sync runs: ``sdk.stored_source_objects`` reads its objects and
+    ``sdk.company_time_zone`` is the company's."""
+    previous = sdk._source_object_reader, sdk._company_time_zone
 
     def reader(kind: str, **options) -> list[dict]:
         return read(connection_id, kind, **options)
 
-    sdk._source_object_reader = reader
+    sdk._source_object_reader, sdk._company_time_zone = reader, time_zone
     try:
         yield
     finally:
-        sdk._source_object_reader = previous
+        sdk._source_object_reader, sdk._company_time_zone = previous

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from kpiplatform.accounts.permissions import role_permission
 from kpiplatform.data.codes import ISO_4217_CODES
 from kpiplatform.kpis.models import CompanySettings
+from kpiplatform.kpis.signals import settings_changed
 
 
 @cache
@@ -63,6 +64,7 @@ def save_settings(settings: CompanySettings, changed: set[str]) -> None:
             recompute.record_full_recompute()
             schema_name = connection.schema_name
             transaction.on_commit(lambda: recompute.enqueue_recompute(schema_name))
+            settings_changed.send(sender=CompanySettings, changed=frozenset(changed))
 
 
 class CompanySettingsView(APIView):

@@ -5,6 +5,8 @@ The cursor (``state``), stored by the platform with each page:
 
 - ``mode``: ``"backfill"`` (``stage`` and ``after``, the last id read in that list) or
   ``"events"``;
+- ``time_zone``: the company's time zone the segments' days were cut in; when the company
+  changes it, the next sync derives every subscription's segments again first;
 - ``cursor``: the newest event applied (at the start of a backfill: the newest event then,
   so the feed resumes exactly after what the lists showed), ``cursor_at`` when the feed was
   known complete up to it (the event's time, or when the feed was last read to its end) and
@@ -19,8 +21,10 @@ invoices again, and a new definition choice can derive everything again without 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
-from collections.abc import Iterator
+import zoneinfo
+from collections.abc import Generator, Iterator
 
 import stripe
 
@@ -32,6 +36,7 @@ from kpiplatform.sdk import (
     SourceObject,
     SyncPage,
     WebhookRejected,
+    company_time_zone,
     hookimpl,
     stored_source_objects,
 )
@@ -39,7 +44,7 @@ from kpiplatform_stripe import client as api
 from kpiplatform_stripe import mapping, segments
 from kpiplatform_stripe.client import MalformedAnswer, Missing
 
-SDK_SUPPORTS = ">=1.5,<2"
+SDK_SUPPORTS = ">=1.6,<2"
 
 EVENT_RETENTION_S = 30 * 86400
 # A cursor this old is treated as lost: the feed might already have dropped what follows it.
@@ -143,6 +148,11 @@ class _Sync:
     def __init__(self, config: dict) -> None:
         self.client = api.client_for(config)
         self._prices: dict[str, dict] | None = None
+
+    @functools.cached_property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The company's time zone, which segments' days are cut in."""
+        return company_time_zone()
 
     # --- reading stored objects -----------------------------------------------------------
 
@@ -323,7 +333,7 @@ class _Sync:
         prices = self.prices()
         records, gone, kept = [], [], []
         for sid, sub in sorted(subs.items()):
-            derived = segments.derive(sub, list(invoices[sid].values()), prices)
+            derived = segments.derive(sub, list(invoices[sid].values()), prices, self.zone)
             ids = [r["external_id"] for r in derived]
             records.extend(derived)
             old = set((previous.get(sid) or {}).get("ids", []))
@@ -353,43 +363,76 @@ def _backfill(run: _Sync, state: dict) -> Iterator[SyncPage]:
             "cursor": newest["id"] if newest else None,
             "cursor_at": newest["created"] if newest else now,
             "resync": bool(state.get("resync")),
+            "time_zone": run.zone.key,
         }
-    while state["stage"] < len(STAGES):
-        stage = STAGES[state["stage"]]
-        if stage == "segments":
-            yield from _derive_rest(run, state)
-        elif stage == "sweep":
-            if state.get("resync"):
-                yield from _sweep(run, state)
-        else:
-            read = state.get("read", 0)
-            for objects, after in _batches(
-                api.pages(
-                    run.client,
-                    run.list_path(stage),
-                    stage,
-                    state["after"],
-                    **LIST_PARAMS.get(stage, {}),
-                )
-            ):
-                try:
-                    page = run.stage_page(stage, objects)
-                except mapping.Malformed as exc:
-                    raise SyncFailed(f"Stripe sent a malformed {stage} page: {exc}.") from None
-                read += len(objects)
-                state = {**state, "after": after, "read": read}
-                progress = f"backfill: {stage} ({read} read)"
-                if stage in DERIVE_DURING and not state.get("derived_all"):
-                    state = _derive_next(run, state, page)
-                    progress += f", MRR segments of {state.get('derived', 0)} subscriptions"
-                page.state = dict(state)
-                page.progress = progress
-                yield page
-        state = {**state, "stage": state["stage"] + 1, "after": None, "read": 0}
+    reader = None  # the lists still to read, from this stage on, read ahead (api.lists)
+    try:
+        while state["stage"] < len(STAGES):
+            stage = STAGES[state["stage"]]
+            if stage == "segments":
+                yield from _derive_rest(run, state)
+            elif stage == "sweep":
+                if state.get("resync"):
+                    yield from _sweep(run, state)
+            else:
+                if reader is None:
+                    reader = _read_lists(run, LIST_STAGES.index(stage), state["after"])
+                state = yield from _list_stage(run, stage, state, _one_list(reader))
+            state = {**state, "stage": state["stage"] + 1, "after": None, "read": 0}
+    finally:
+        if reader is not None:
+            reader.close()
     state = {**state, "mode": "events"}
     for key in BACKFILL_KEYS:
         state.pop(key, None)
     yield SyncPage(state=state, progress="backfill done: following Stripe's events")
+
+
+def _read_lists(run: _Sync, first: int, after: str | None):
+    """The pages of the list stages from ``first`` on (the first one after ``after``), in
+    order, read ahead while the pages before them are handled and written."""
+    return api.lists(
+        run.client,
+        [
+            (
+                stage,
+                run.list_path(stage),
+                stage,
+                after if i == first else None,
+                LIST_PARAMS.get(stage, {}),
+            )
+            for i, stage in enumerate(LIST_STAGES)
+            if i >= first
+        ],
+    )
+
+
+def _one_list(reader) -> Iterator[tuple[list[dict], str | None, bool]]:
+    """The pages of the list ``reader`` is at, up to its last."""
+    for _stage, objects, after, more in reader:
+        yield objects, after, more
+        if not more or not objects:
+            return
+
+
+def _list_stage(run: _Sync, stage: str, state: dict, pages) -> Generator[SyncPage, None, dict]:
+    """The pages of one list stage; returns the state after the last of them."""
+    read = state.get("read", 0)
+    for objects, after in _batches(pages):
+        try:
+            page = run.stage_page(stage, objects)
+        except mapping.Malformed as exc:
+            raise SyncFailed(f"Stripe sent a malformed {stage} page: {exc}.") from None
+        read += len(objects)
+        state = {**state, "after": after, "read": read}
+        progress = f"backfill: {stage} ({read} read)"
+        if stage in DERIVE_DURING and not state.get("derived_all"):
+            state = _derive_next(run, state, page)
+            progress += f", MRR segments of {state.get('derived', 0)} subscriptions"
+        page.state = dict(state)
+        page.progress = progress
+        yield page
+    return state
 
 
 def _batches(pages) -> Iterator[tuple[list[dict], str | None]]:
@@ -436,6 +479,28 @@ def _derive_rest(run: _Sync, state: dict) -> Iterator[SyncPage]:
         page.state = dict(state)
         page.progress = f"backfill: MRR segments of {state['derived']} subscriptions"
         yield page
+
+
+def _derive_again(run: _Sync, state: dict) -> Generator[SyncPage, None, dict]:
+    """The company's time zone is not the one the segments' days were cut in: derive every
+    stored subscription's segments again in it, a page a batch (resumable: the cursor keeps
+    the last subscription derived and the old zone until the last batch); returns the state
+    after, with the new zone."""
+    while True:
+        page = SyncPage()
+        state = _derive_next(run, state, page)
+        if state.get("derived_all"):
+            break
+        page.state = dict(state)
+        page.progress = (
+            f"time zone now {run.zone.key}: MRR segments of {state['derived']} subscriptions "
+            "derived again"
+        )
+        yield page
+    state = {k: v for k, v in state.items() if k not in BACKFILL_KEYS}
+    state["time_zone"] = run.zone.key
+    yield SyncPage(state=state, progress=f"MRR segments now in {run.zone.key}")
+    return state
 
 
 def _sweep(run: _Sync, state: dict) -> Iterator[SyncPage]:
@@ -667,6 +732,8 @@ class StripeConnector(Connector):
                     state = {"resync": True}
                     yield SyncPage(state=state, progress="cursor older than 30 days: full resync")
                 else:
+                    if state.get("time_zone", "UTC") != run.zone.key:
+                        state = yield from _derive_again(run, state)
                     yield from _events(run, state)
                     return
             yield from _backfill(run, state)

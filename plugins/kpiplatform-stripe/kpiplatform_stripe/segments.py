@@ -37,8 +37,9 @@ class Rate:
     currency: str
 
 
-def day(ts: int) -> dt.date:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).date()
+def day(ts: int, zone: dt.tzinfo = dt.UTC) -> dt.date:
+    """The calendar day of a Stripe timestamp in the company's time zone."""
+    return dt.datetime.fromtimestamp(ts, zone).date()
 
 
 def _coupon(discount) -> dict | None:
@@ -167,8 +168,11 @@ def _pieces(rates: list[Rate], cut: int | None) -> list[tuple[int, int | None, R
     return pieces
 
 
-def derive(sub: dict, invoices: list[dict], prices: dict[str, dict]) -> list[dict]:
-    """The subscription's ``mrr_segments`` records (canonical), in order."""
+def derive(
+    sub: dict, invoices: list[dict], prices: dict[str, dict], zone: dt.tzinfo = dt.UTC
+) -> list[dict]:
+    """The subscription's ``mrr_segments`` records (canonical), in order, their days cut in
+    ``zone`` (the company's time zone)."""
     by_item: dict[str, list[Rate]] = {}
     for invoice in invoices:
         if mrr_rules.invoice_is_service(invoice, sub):
@@ -182,7 +186,7 @@ def derive(sub: dict, invoices: list[dict], prices: dict[str, dict]) -> list[dic
         merged: list[list] = []  # [from day, to day, mrr minor, price, currency]
         for start, end, rate in _pieces(rates, cut):
             mrr = mrr_rules.to_minor(rate.mrr)
-            first, last = day(start), None if end is None else day(end)
+            first, last = day(start, zone), None if end is None else day(end, zone)
             if last is not None and last <= first:
                 continue
             if mrr <= 0 and not mrr_rules.zero_mrr_counts():

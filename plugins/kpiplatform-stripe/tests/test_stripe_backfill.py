@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import connection as db_connection
 from kpiplatform_stripe import segments
 from stripe_helpers import connect, counts, expected_counts, last_run, stored, sync_now
 
+from kpiplatform.connectors import sync
 from kpiplatform.connectors.models import Connection, SourceObject
 from kpiplatform.data.models import Customer, Payment, Plan, Subscription
 
@@ -115,3 +117,28 @@ def test_the_segments_are_those_of_every_subscription_with_no_duplicate(acme, sa
             record["mrr_minor"],
             record["currency"],
         )
+
+
+def test_a_backfill_keeps_the_planners_count_of_stored_objects_current(acme, sandbox, monkeypatch):
+    # Refreshed every ANALYZE_EVERY objects stored: lowered so this small company crosses it.
+    monkeypatch.setattr(sync, "ANALYZE_EVERY", 500)
+    connection_id = connect(acme)
+    assert sync_now(acme, connection_id).startswith("succeeded")
+    with acme.activate(), db_connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'connectors_sourceobject'::regclass"
+        )
+        (estimated,) = cursor.fetchone()
+        stored_now = SourceObject.objects.count()
+        # Reads by id are planned on the unique index, not by scanning a kind.
+        ids = list(
+            SourceObject.objects.filter(kind="invoice").values_list("external_id", flat=True)[:50]
+        )
+        cursor.execute(
+            "EXPLAIN SELECT payload FROM connectors_sourceobject WHERE connection_id = %s "
+            "AND kind = 'invoice' AND external_id = ANY(%s)",
+            [connection_id, ids],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert stored_now - 500 <= estimated <= stored_now, (estimated, stored_now)
+    assert "one_source_object_per_id" in plan and "external_id" in plan.split("Index Cond")[1], plan

@@ -14,10 +14,12 @@ import pytest
 from kpiplatform_stripe.sandbox.shapes import advance
 from stripe_helpers import connect, segments_of, stored, sync_now
 
-from kpiplatform.data.models import Payment
+from kpiplatform.connectors import sync
+from kpiplatform.connectors.models import Connection, SyncRun
+from kpiplatform.data.models import MrrSegment, Payment
 from kpiplatform.data.writer import BulkWriter
 from kpiplatform.facts.models import MrrMovement
-from kpiplatform.testing.kpis import configure_company, recompute_all
+from kpiplatform.testing.kpis import configure_company, recompute_all, stored_values
 
 
 def ts(day: str) -> int:
@@ -171,3 +173,43 @@ def test_each_mrr_rule_gives_the_hand_worked_segments_and_movements(acme, scenar
     euro_payments = stored(acme, Payment, customer_ref=subs["euro"]["customer"], kind="charge")
     assert {(p["amount_minor"], p["tax_minor"]) for p in euro_payments.values()} == {(8900, 1691)}
     assert advance(ts("2025-01-31"), "month") == ts("2025-02-28")  # Stripe's month ends
+
+
+def test_segment_days_are_the_company_time_zones_and_follow_a_change_of_it(acme, empty_sandbox):
+    # 1 March 2025 at 02:00 UTC is 28 February, 21:00 in New York: a February start there.
+    _customer, sub = empty_sandbox.add_customer(
+        email="late@zones.example",
+        name="late",
+        price_id="price_starter_monthly_usd",
+        at=ts("2025-03-01") + 2 * 3600,
+    )
+    renew_until(empty_sandbox, sub)
+    starter = "price_starter_monthly_usd"
+    with acme.activate():
+        configure_company(reporting_currency="USD", time_zone="America/New_York")
+    connection_id = connect(acme)
+    assert sync_now(acme, connection_id).startswith("succeeded")
+    assert segments_of(acme, sub["id"]) == [("2025-02-28", None, 2900, "USD", starter)]
+    with acme.activate():
+        recompute_all()
+        mrr = stored_values("mrr")
+    assert mrr[dt.date(2025, 2, 1)].value == 29  # February's MRR, at its end in New York
+
+    # The admin moves the company to UTC: a sync starts, and cuts the days again.
+    answer = acme.client("admin").patch(
+        "/api/v1/settings/", {"time_zone": "UTC"}, content_type="application/json"
+    )
+    assert answer.status_code == 200, answer.content
+    with acme.activate():
+        queued = SyncRun.objects.filter(status=SyncRun.Status.QUEUED).get()
+        assert queued.trigger == "settings"
+        assert sync.run(connection_id).startswith("succeeded")
+        old = MrrSegment.objects.get(external_id__endswith=":2025-02-28")
+        state = Connection.objects.get(pk=connection_id).state
+        recompute_all()
+        mrr = stored_values("mrr")
+    assert segments_of(acme, sub["id"]) == [("2025-03-01", None, 2900, "USD", starter)]
+    february = mrr.get(dt.date(2025, 2, 1))
+    assert (february.value if february else 0, mrr[dt.date(2025, 3, 1)].value) == (0, 29)
+    assert old.deleted_at is not None  # the New York day is tombstoned
+    assert state["time_zone"] == "UTC" and state["mode"] == "events"

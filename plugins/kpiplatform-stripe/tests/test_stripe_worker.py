@@ -60,7 +60,13 @@ def test_a_worker_killed_mid_sync_leaves_exactly_the_sandbox_data(
                     )
 
             wait_until(stall.waiting.is_set, worker, "the sync to reach the invoices")
-            # What came before is stored: every customer and subscription.
+            # Pages are read ahead of their writes: what came before is stored meanwhile,
+            # every customer and subscription.
+            wait_until(
+                lambda: len(ids(Subscription)) == len(seed["subscriptions"]),
+                worker,
+                "the pages before the invoices to be stored",
+            )
             assert len(ids(Customer)) == len(seed["customers"])
             live = client.get(url + "runs/").json()["results"][0]
             assert live["status"] == "running" and live["pages"] > 0

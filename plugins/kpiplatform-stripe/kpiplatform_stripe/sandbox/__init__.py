@@ -6,7 +6,7 @@ pinned API version's shapes, and lets tests change the company and switch faults
         sandbox.rate_limit(times=2, retry_after="1")
         sandbox.add_customer(email="new@example.com", price_id="price_pro_monthly_usd")
 
-Command line: ``python -m kpiplatform_stripe.sandbox --port N --seed FILE``.
+Command line: ``python -m kpiplatform_stripe.sandbox --port N --seed FILE [--latency-ms MS]``.
 """
 
 from __future__ import annotations
@@ -24,11 +24,21 @@ DEFAULT_KEY = "sk_test_sandbox"
 
 
 class Sandbox:
-    def __init__(self, seed: dict, *, keys: tuple[str, ...] = (DEFAULT_KEY,), port: int = 0):
+    def __init__(
+        self,
+        seed: dict,
+        *,
+        keys: tuple[str, ...] = (DEFAULT_KEY,),
+        port: int = 0,
+        latency_ms: float = 0,
+    ):
         self.store = Store(seed)
         self.keys = set(keys)
         self.key = keys[0]
         self._port = port
+        # Added to every answer: the network and Stripe's own time, which a loopback
+        # server otherwise lacks (benches model a real upstream with it).
+        self.latency_ms = latency_ms
         self.server: Server | None = None
         self._thread: threading.Thread | None = None
         self.billing = Billing(self.store, tag="live")
@@ -40,7 +50,9 @@ class Sandbox:
     # --- running -------------------------------------------------------------------------
 
     def start(self) -> Sandbox:
-        self.server = Server(("127.0.0.1", self._port), self.store, self.keys)
+        self.server = Server(
+            ("127.0.0.1", self._port), self.store, self.keys, latency_s=self.latency_ms / 1000
+        )
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
         return self

@@ -1,5 +1,5 @@
-"""``python -m kpiplatform_stripe.sandbox --port N --seed FILE [--key KEY]``: serve until
-killed; prints ``listening on http://127.0.0.1:N`` once ready."""
+"""``python -m kpiplatform_stripe.sandbox --port N --seed FILE [--key KEY] [--latency-ms MS]``:
+serve until killed; prints ``listening on http://127.0.0.1:N`` once ready."""
 
 from __future__ import annotations
 
@@ -19,8 +19,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--key", action="append", help=f"accepted API key (repeatable; default {DEFAULT_KEY})"
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0,
+        help="added to every answer, as the network and Stripe's own time would (default 0)",
+    )
     args = parser.parse_args(argv)
-    sandbox = Sandbox.from_file(args.seed, keys=tuple(args.key or [DEFAULT_KEY]), port=args.port)
+    sandbox = Sandbox.from_file(
+        args.seed,
+        keys=tuple(args.key or [DEFAULT_KEY]),
+        port=args.port,
+        latency_ms=args.latency_ms,
+    )
     sandbox.start()
     print(f"listening on {sandbox.url}", flush=True)
     stop = threading.Event()

@@ -7,6 +7,7 @@
 - ``GET /v1/<resource>/<id>`` retrieves one object (404 with Stripe's error body if none).
 - ``Authorization: Bearer <key>``: only the sandbox's keys pass; a revoked one gets 401.
 - Faults a test switches on (:class:`Faults`): 429 with ``Retry-After``, 5xx, a malformed page.
+- A latency added to every answer (``latency_s``, off by default).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -115,8 +117,9 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, store: Store, keys: set[str]) -> None:
+    def __init__(self, address, store: Store, keys: set[str], latency_s: float = 0) -> None:
         super().__init__(address, Handler)
+        self.latency_s = latency_s  # slept before every answer (each request has a thread)
         self.store = store
         self.keys = keys  # accepted API keys
         self.revoked: set[str] = set()
@@ -128,6 +131,9 @@ class Server(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: Server
     protocol_version = "HTTP/1.1"
+    # Headers and body are two writes: with Nagle's algorithm on, a body that fits in one
+    # segment waits for the client's delayed ACK of the headers (40 ms on Linux).
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # quiet: never log request lines (keys in headers)
         pass
@@ -150,6 +156,8 @@ class Handler(BaseHTTPRequestHandler):
         self._error(405, "invalid_request_error", "The sandbox is read-only over HTTP.")
 
     def do_GET(self):
+        if self.server.latency_s:
+            time.sleep(self.server.latency_s)
         url = urlsplit(self.path)
         with self.server.requests_lock:
             self.server.requests.append(url.path)
