@@ -552,8 +552,7 @@ def test_the_tick_starts_the_due_syncs_of_companies_with_a_schedule(acme, feed, 
 def test_source_object_payloads_are_compressed_with_lz4_where_the_server_has_it(acme):
     with acme.activate(), db_connection.cursor() as cursor:
         cursor.execute(
-            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-            "WHERE name = 'default_toast_compression'"
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
         )
         (has_lz4,) = cursor.fetchone()
         cursor.execute(
@@ -563,3 +562,24 @@ def test_source_object_payloads_are_compressed_with_lz4_where_the_server_has_it(
         (method,) = cursor.fetchone()
     # "l": lz4; "" is the server's default (pglz) where lz4 is not built in.
     assert method == ("l" if has_lz4 else "")
+
+
+def test_a_new_time_zone_syncs_every_connection_that_can_sync(acme, globex, feed):
+    ours = create(acme, feed, schedule_minutes=0).json()
+    theirs = create(globex, feed, schedule_minutes=0).json()
+    admin = acme.client("admin")
+    form = {"reporting_currency": "EUR", "time_zone": "UTC", "gross_margin": "1"}
+    admin.post("/settings/", form)  # nothing changed: no sync
+    with acme.activate():
+        assert SyncRun.objects.count() == 0
+        Connection.objects.update(health=Connection.Health.NEEDS_CREDENTIALS)
+    admin.post("/settings/", {**form, "time_zone": "Asia/Tokyo"})  # waits for credentials
+    with acme.activate():
+        assert SyncRun.objects.count() == 0
+        Connection.objects.update(health=Connection.Health.OK)
+    admin.post("/settings/", {**form, "time_zone": "Europe/Paris"})
+    with acme.activate():
+        queued = list(SyncRun.objects.values_list("connection_id", "trigger", "status"))
+    assert queued == [(ours["id"], "settings", "queued")]
+    with globex.activate():
+        assert not SyncRun.objects.filter(connection_id=theirs["id"]).exists()

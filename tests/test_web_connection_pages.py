@@ -486,9 +486,34 @@ def test_no_sync_starts_while_disconnecting_and_its_records_cannot_be_kept_any_m
     assert kept.status_code == 409 and kept.json()["error"]["code"] == "disconnecting"
     # The disconnect page has nothing more to ask: its progress is on the connection's page.
     assert admin.get(f"/connections/{pk}/disconnect/")["Location"] == f"/connections/{pk}/"
+    # Nor can it be edited or tested any more, by page or API.
+    edit = admin.get(f"/connections/{pk}/edit/", follow=True)
+    assert edit.redirect_chain[-1][0] == f"/connections/{pk}/"
+    assert messages_of(edit) == [
+        refusal.replace("no sync of it starts", "it can no longer be edited")
+    ]
+    saved = admin.post(f"/connections/{pk}/edit/", {"name": "Renamed"}, follow=True)
+    assert "it can no longer be edited" in messages_of(saved)[0]
+    tested = admin.post(f"/connections/{pk}/test/", follow=True)
+    assert messages_of(tested) == [
+        refusal.replace("no sync of it starts", "it can no longer be tested")
+    ]
+    patched = admin.patch(
+        f"/api/v1/connections/{pk}/", {"name": "Renamed"}, content_type="application/json"
+    )
+    assert (
+        patched.status_code == 409
+        and "can no longer be edited" in patched.json()["error"]["message"]
+    )
+    checked = admin.post(f"/api/v1/connections/{pk}/check/")
+    assert (
+        checked.status_code == 409
+        and "can no longer be tested" in checked.json()["error"]["message"]
+    )
     with acme.activate():
         assert SyncRun.objects.filter(status__in=SyncRun.ACTIVE).count() == 0
         assert Customer.objects.filter(source="listsource").count() == 2
+        assert Connection.objects.get(pk=pk).name != "Renamed"
 
 
 def test_the_api_disconnects_the_same_way_and_asks_for_the_choice(

@@ -261,6 +261,13 @@ class ConnectionDetail(generics.RetrieveUpdateDestroyAPIView):
     serializer_class = ConnectionSerializer
     queryset = Connection.objects.select_related("disconnection")
 
+    def perform_update(self, serializer):
+        try:
+            sync.refuse_while_disconnecting(serializer.instance, "edited")
+        except sync.Disconnecting as exc:
+            raise DisconnectingConflict(str(exc)) from exc
+        serializer.save()
+
     @extend_schema(
         parameters=[KEEP_DATA],
         responses={200: DisconnectedSerializer, 202: DisconnectingSerializer, 409: None},
@@ -307,9 +314,13 @@ class ConnectionCheck(APIView):
 
     permission_classes = [ADMINS]
 
-    @extend_schema(request=None, responses=CheckResultSerializer)
+    @extend_schema(request=None, responses={200: CheckResultSerializer, 409: None})
     def post(self, request, pk: int):
         connection = get_object_or_404(Connection, pk=pk)
+        try:
+            sync.refuse_while_disconnecting(connection, "tested")
+        except sync.Disconnecting as exc:
+            raise DisconnectingConflict(str(exc)) from exc
         try:
             ok, error = sync.check(connection)
         except (sync.UnknownConnector, SecretsUnreadable) as exc:

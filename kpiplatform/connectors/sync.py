@@ -60,13 +60,20 @@ class UnknownConnector(LookupError):
 
 
 class Disconnecting(RuntimeError):
-    """The connection is being disconnected, with its data: no sync of it starts."""
+    """The connection is being disconnected, with its data: no sync of it starts, and it is
+    no longer edited or tested (``refused``: what is refused, in words)."""
 
-    def __init__(self) -> None:
+    def __init__(self, refused: str = "no sync of it starts") -> None:
         super().__init__(
-            "This connection is being disconnected and the records it brought deleted: "
-            "no sync of it starts."
+            f"This connection is being disconnected and the records it brought deleted: {refused}."
         )
+
+
+def refuse_while_disconnecting(connection: Connection, action: str) -> None:
+    """Raise :class:`Disconnecting` when the connection is being disconnected (``action``:
+    "edited", "tested")."""
+    if disconnecting(connection.pk):
+        raise Disconnecting(f"it can no longer be {action}")
 
 
 CANCELED_BY_DISCONNECT = "Canceled: the connection is being disconnected."

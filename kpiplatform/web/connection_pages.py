@@ -166,8 +166,9 @@ def connection_add(request, connector: str):
 def connection_edit(request, pk: int):
     connection = get_object_or_404(Connection, pk=pk)
     try:
+        sync.refuse_while_disconnecting(connection, "edited")
         declared = configuration.fields_of(connection.connector)
-    except sync.UnknownConnector as exc:
+    except (sync.UnknownConnector, sync.Disconnecting) as exc:
         messages.error(request, str(exc))
         return redirect("connection", pk)
     form = ConnectionForm(
@@ -241,6 +242,11 @@ def connection_progress(request, pk: int):
 @role_required(Role.ADMIN)
 def connection_test(request, pk: int):
     connection = get_object_or_404(Connection, pk=pk)
+    try:
+        sync.refuse_while_disconnecting(connection, "tested")
+    except sync.Disconnecting as exc:
+        messages.error(request, str(exc))
+        return redirect("connection", pk)
     try:
         ok, error = sync.check(connection)
     except (sync.UnknownConnector, SecretsUnreadable) as exc:
