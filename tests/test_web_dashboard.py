@@ -46,7 +46,13 @@ def _worked_example() -> None:
     """The worked example with acquisition channels, spend in February 2025 and payments
     (first paid days) matching the segments; every KPI computed."""
     configure_company("EUR", "UTC")
-    load_records("customers", [{"external_id": c, "channel": k} for c, k in CHANNELS.items()])
+    load_records(
+        "customers",
+        [
+            {"external_id": c, "channel": k, "campaign": "blog" if k == "seo" else ""}
+            for c, k in CHANNELS.items()
+        ],
+    )
     load_records("mrr_segments", WORKED_EXAMPLE_SEGMENTS)
     load_records(
         "spend",
@@ -255,8 +261,13 @@ def test_the_channel_table_shows_spend_new_customers_and_cac_per_channel(worked_
     assert rows[("channel", "seo")].cac == Decimal(50)
     assert rows[("channel", "ads")].cac is None  # no new customer on ads: no CAC
     assert rows[("campaign", "winter")].values["spend"]["value"] == Decimal(300)
+    # The campaign rows have their new customers and CAC too: D came through the blog.
+    assert rows[("campaign", "blog")].values["new_customers"]["value"] == 1
+    assert rows[("campaign", "blog")].cac == Decimal(50)
+    assert rows[("campaign", "winter")].cac is None
     html = response.content.decode()
     assert re.search(r'data-segment="channel:seo">.*?EUR 50.00.*?EUR 50.00', html, re.S)
+    assert re.search(r'data-segment="campaign:blog">.*?EUR 50.00.*?>1<.*?EUR 50.00', html, re.S)
 
 
 def test_the_funnel_gives_each_step_and_its_conversion(acme):

@@ -75,7 +75,7 @@ class ChannelRow:
     kind: str  # "channel" or "campaign"
     segment: str
     values: dict[str, dict | None]  # by KPI key
-    cac: Decimal | None  # spend ÷ new customers of the channel (None: undefined or n/a)
+    cac: Decimal | None  # spend ÷ new customers of the channel or campaign (None: undefined)
 
 
 @dataclass

@@ -644,6 +644,10 @@ ARPA = MovementKPI(
 )
 
 
+# New customers also break down by campaign (the customers' own, or their lead's): with the
+# campaign's spend, that is its customer acquisition cost.
+NEW_CUSTOMER_SEGMENT_KINDS = (*SEGMENT_KINDS, "campaign")
+
 NEW_CUSTOMERS_SQL = """
 WITH tagged AS (
     SELECT date_trunc(%(unit)s, f.first_paid_day::timestamp)::date AS pstart, {segment_columns}
@@ -665,11 +669,15 @@ class NewCustomersKPI(KPI):
     def compute(self, context: KPIContext, periods: Sequence[Period]) -> Iterable[KPIValue]:
         grain = periods[0].grain
         segmented = grain in SEGMENTED_GRAINS
-        period_sets, kind_expr, segment_expr = _segment_sets(grain, "pstart")
+        period_sets, kind_expr, segment_expr = _segment_sets(
+            grain, "pstart", NEW_CUSTOMER_SEGMENT_KINDS
+        )
         sql = NEW_CUSTOMERS_SQL.format(
             customer_facts=CUSTOMER_FACTS_TABLE,
             # The customer facts carry the customers' labels.
-            segment_columns="f.country, f.channel" if segmented else "'' AS country, '' AS channel",
+            segment_columns=", ".join(
+                f"f.{kind}" if segmented else f"'' AS {kind}" for kind in NEW_CUSTOMER_SEGMENT_KINDS
+            ),
             kind_expr=kind_expr,
             segment_expr=segment_expr,
             period_sets=period_sets,
@@ -704,7 +712,7 @@ NEW_CUSTOMERS = NewCustomersKPI(
     unit=Unit.COUNT,
     # The platform's customer facts hold each customer's first paid day.
     requires=("mrr_segments", "payments", "customers", FIRST_PAID_DAYS),
-    segments=SEGMENT_KINDS,
+    segments=NEW_CUSTOMER_SEGMENT_KINDS,
 )
 
 

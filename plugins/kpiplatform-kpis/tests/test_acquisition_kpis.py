@@ -20,6 +20,7 @@ from kpiplatform_kpis.acquisition import (
     NewLeads,
 )
 from kpiplatform_kpis.acquisition import Spend as SpendKPI
+from kpiplatform_kpis.subscription import NEW_CUSTOMERS
 
 from kpiplatform.data.models import (
     Customer,
@@ -287,6 +288,18 @@ def test_marketing_roi_compares_revenue_to_date_of_acquired_customers_with_spend
     assert roi.segment("2026-02", "campaign", "spring").value == Decimal("-0.6")
     march = roi.total("2026-03")
     assert (march.value, march.reason) == (None, "no spend in this period")
+
+
+def test_new_customers_break_down_by_campaign_for_a_campaigns_cac(
+    spend, acquired_customers, compute
+):
+    # Acquired in January: A and E (winter), B and F (no campaign); in February: C (spring).
+    new = compute(NEW_CUSTOMERS, company(), Grain.MONTH, JAN_1, MAR_31)
+    assert new.total("2026-01").value == 4
+    assert new.segment("2026-01", "campaign", "winter").value == 2
+    assert new.segment("2026-01", "campaign", "unknown").value == 2
+    assert new.segment("2026-02", "campaign", "spring").value == 1
+    assert new.segment("2026-01", "channel", "ads").value == 2  # the other breakdowns stay
 
 
 def test_deal_win_rate_divides_won_by_closed_deals(canonical, compute):
