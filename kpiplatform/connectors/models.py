@@ -67,9 +67,8 @@ class SyncRun(models.Model):
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
-    trigger = models.CharField(
-        max_length=20, default="manual"
-    )  # manual, schedule, webhook, settings
+    # manual, schedule, webhook (a delivery), settings (a new time zone)
+    trigger = models.CharField(max_length=20, default="manual")
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

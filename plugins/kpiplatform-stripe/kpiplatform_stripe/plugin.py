@@ -469,37 +469,34 @@ def _derive_next(run: _Sync, state: dict, page: SyncPage | None = None) -> dict:
     }
 
 
-def _derive_rest(run: _Sync, state: dict) -> Iterator[SyncPage]:
-    """The segments of the subscriptions the list stages left underived, a page a batch."""
+def _derive_rest(
+    run: _Sync, state: dict, progress: str = "backfill: MRR segments of {derived} subscriptions"
+) -> Generator[SyncPage, None, dict]:
+    """The segments of the stored subscriptions after ``derived_after`` (those the list
+    stages left underived), a page a batch; returns the state once none is left."""
     while not state.get("derived_all"):
-        page = SyncPage()
-        state = _derive_next(run, state, page)
-        if state.get("derived_all"):
-            return
-        page.state = dict(state)
-        page.progress = f"backfill: MRR segments of {state['derived']} subscriptions"
-        yield page
-
-
-def _derive_again(run: _Sync, state: dict) -> Generator[SyncPage, None, dict]:
-    """The company's time zone is not the one the segments' days were cut in: derive every
-    stored subscription's segments again in it, a page a batch (resumable: the cursor keeps
-    the last subscription derived and the old zone until the last batch); returns the state
-    after, with the new zone."""
-    while True:
         page = SyncPage()
         state = _derive_next(run, state, page)
         if state.get("derived_all"):
             break
         page.state = dict(state)
-        page.progress = (
-            f"time zone now {run.zone.key}: MRR segments of {state['derived']} subscriptions "
-            "derived again"
-        )
+        page.progress = progress.format(derived=state["derived"])
         yield page
+    return state
+
+
+def _derive_again(run: _Sync, state: dict) -> Generator[SyncPage, None, dict]:
+    """The company's time zone is not the one the segments' days were cut in: derive every
+    stored subscription's segments again in it (resumable: the cursor keeps the last
+    subscription derived, and the old zone until the last batch); returns the state after,
+    with the new zone."""
+    zone = run.zone.key
+    state = yield from _derive_rest(
+        run, state, f"time zone now {zone}: MRR segments of {{derived}} subscriptions derived again"
+    )
     state = {k: v for k, v in state.items() if k not in BACKFILL_KEYS}
-    state["time_zone"] = run.zone.key
-    yield SyncPage(state=state, progress=f"MRR segments now in {run.zone.key}")
+    state["time_zone"] = zone
+    yield SyncPage(state=state, progress=f"MRR segments now in {zone}")
     return state
 
 
