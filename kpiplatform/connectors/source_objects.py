@@ -96,9 +96,9 @@ def analyze() -> None:
 
     A sync that grows the table by hundreds of thousands of objects must not leave its reads
     planned from statistics of a nearly empty table: planned so, every read by id or parent
-    scans all the connection's objects of that kind (measured: 150 ms instead of 25 ms per
-    read of 2,000 ids at 640,000 objects). Autovacuum's analyze lags a bulk load, and may
-    be off."""
+    scans all the connection's objects of that kind (measured: 150-200 ms instead of 25-50 ms
+    per read of 2,000 ids or parents at 640,000 objects). Autovacuum's analyze lags a bulk
+    load, and may be off."""
     with db_connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {TABLE} (connection_id, kind, external_id, parent)")
 
